@@ -1,0 +1,151 @@
+"""The ``shelfwatch`` command: run the whole product or one of its processes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from services.core.logging import configure_logging
+from services.core.settings import Settings, get_settings
+
+logger = logging.getLogger("shelfwatch")
+
+
+def _require_urls(settings: Settings, command: str) -> None:
+    missing = [
+        name
+        for name, value in (
+            ("SHELFWATCH_DATABASE__URL", settings.database.url),
+            ("SHELFWATCH_REDIS__URL", settings.redis.url),
+        )
+        if not value
+    ]
+    if missing:
+        sys.exit(
+            f"shelfwatch {command}: set {' and '.join(missing)}, "
+            "or run `shelfwatch up`, which starts embedded servers when none are configured"
+        )
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from cli.supervisor import run_all
+
+    return run_all(get_settings(), with_scheduler=not args.no_scheduler)
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.app import create_app
+
+    settings = get_settings()
+    _require_urls(settings, "gateway")
+    host = args.host or settings.http.host
+    port = args.port or settings.http.port
+    logger.info("gateway listening", extra={"url": f"http://{host}:{port}"})
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from services.core.jobs import Queue
+    from tasks.worker import run_workers
+
+    settings = get_settings()
+    _require_urls(settings, "worker")
+    queues = [Queue(q) for q in args.queue] if args.queue else list(Queue)
+    asyncio.run(run_workers(settings, queues))
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    from scheduler.cron import run_scheduler
+
+    settings = get_settings()
+    _require_urls(settings, "scheduler")
+    asyncio.run(run_scheduler(settings))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from cli.supervisor import embedded_database
+    from services.core.migrate import upgrade
+
+    settings = get_settings()
+    with embedded_database(settings) as url:
+        upgrade(url, args.revision)
+    logger.info("database migrated", extra={"revision": args.revision})
+    return 0
+
+
+def cmd_create_admin(args: argparse.Namespace) -> int:
+    from cli.admin import create_admin
+    from cli.supervisor import embedded_database
+
+    settings = get_settings()
+    password = os.environ.get("SHELFWATCH_ADMIN_PASSWORD") or getpass.getpass("Admin password: ")
+    with embedded_database(settings) as url:
+        settings.database.url = url
+        email = asyncio.run(create_admin(settings, args.email, password))
+    print(f"admin account ready: {email}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shelfwatch", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser(
+        "up", help="gateway + worker (all queues) + scheduler, embedded servers if unset"
+    )
+    up.add_argument("--no-scheduler", action="store_true", help="do not start the cron process")
+    up.set_defaults(handler=cmd_up)
+
+    gw = sub.add_parser("gateway", help="the HTTP gateway")
+    gw.add_argument("--host")
+    gw.add_argument("--port", type=int)
+    gw.set_defaults(handler=cmd_gateway)
+
+    wk = sub.add_parser("worker", help="a worker; all queues unless --queue is given")
+    wk.add_argument(
+        "--queue", action="append", choices=["critical", "default", "low"], help="repeatable"
+    )
+    wk.set_defaults(handler=cmd_worker)
+
+    sc = sub.add_parser("scheduler", help="the cron process (only enqueues)")
+    sc.set_defaults(handler=cmd_scheduler)
+
+    mg = sub.add_parser("migrate", help="apply database migrations")
+    mg.add_argument("--revision", default="head")
+    mg.set_defaults(handler=cmd_migrate)
+
+    ad = sub.add_parser(
+        "create-admin", help="create an admin (password from SHELFWATCH_ADMIN_PASSWORD or prompt)"
+    )
+    ad.add_argument("--email", required=True)
+    ad.set_defaults(handler=cmd_create_admin)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    configure_logging(settings.log_level, process=f"shelfwatch-{args.command}")
+    return int(args.handler(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

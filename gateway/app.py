@@ -1,0 +1,75 @@
+"""The gateway's app factory: one Litestar app routing to the auth, product, competitor and
+optimization modules, wrapped by the request-context and rate-limit layers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.types import ASGIApp
+
+from gateway.controllers.admin import AdminController
+from gateway.controllers.auth import AuthController
+from gateway.controllers.health import HealthController
+from gateway.dependencies import DEPENDENCIES
+from gateway.middleware import RequestContextMiddleware
+from gateway.observability import MetricsController, prometheus_config
+from gateway.problems import EXCEPTION_HANDLERS
+from gateway.ratelimit import RateLimitMiddleware
+from gateway.state import Resources
+from services.core.db import create_engine, create_sessionmaker
+from services.core.jobs import create_arq_pool
+from services.core.settings import Settings
+
+VERSION = "0.1.0"
+
+
+def create_litestar(settings: Settings) -> Litestar:
+    """The Litestar application alone (routes, dependencies, error format, metrics, OpenAPI)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        redis = await create_arq_pool(settings)
+        app.state.resources = Resources(settings, engine, create_sessionmaker(engine), redis)
+        try:
+            yield
+        finally:
+            await redis.aclose()
+            await engine.dispose()
+
+    return Litestar(
+        route_handlers=[
+            AuthController,
+            AdminController,
+            HealthController,
+            MetricsController,
+        ],
+        dependencies=DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[prometheus_config.middleware],
+        lifespan=[lifespan],
+        cors_config=CORSConfig(allow_origins=settings.http.cors_origins)
+        if settings.http.cors_origins
+        else None,
+        openapi_config=OpenAPIConfig(
+            title="Shelfwatch",
+            version=VERSION,
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        request_max_body_size=settings.http.max_body_bytes,
+        debug=False,
+    )
+
+
+def create_app(settings: Settings) -> ASGIApp:
+    """The served ASGI app: request ids, access log and security headers outside everything,
+    so unknown routes and rate-limited calls carry them too."""
+    app = create_litestar(settings)
+    limited = RateLimitMiddleware(app, settings)
+    return RequestContextMiddleware(limited, frozenset(settings.http.trusted_proxies))

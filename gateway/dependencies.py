@@ -1,0 +1,83 @@
+"""Request-scoped dependencies: the unit of work, the signed-in user, the services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import Provide
+
+from gateway.state import Resources
+from services.auth.models import Role, User
+from services.auth.service import AuthService
+from services.auth.tokens import AccessClaims, decode_access_token
+from services.core.errors import NotAuthenticated, PermissionDenied
+from services.core.logging import user_id_var
+from services.core.uow import UnitOfWork, unit_of_work
+
+
+def resources(state: State) -> Resources:
+    res: Resources = state.resources
+    return res
+
+
+async def provide_uow(state: State) -> AsyncGenerator[UnitOfWork, None]:
+    """One transaction per request: committed on success, rolled back on any error."""
+    res = resources(state)
+    async with unit_of_work(res.sessionmaker, res.redis) as uow:
+        yield uow
+
+
+async def provide_auth_service(state: State, uow: UnitOfWork) -> AuthService:
+    res = resources(state)
+    return AuthService(uow.session, res.redis, res.settings.auth)
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentUser:
+    user: User
+    claims: AccessClaims
+
+    @property
+    def id(self) -> Any:
+        return self.user.id
+
+
+def bearer_token(request: Request[Any, Any, Any]) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthenticated("A bearer access token is required", code="not_authenticated")
+    return token.strip()
+
+
+async def provide_current_user(
+    request: Request[Any, Any, Any], state: State, auth_service: AuthService
+) -> CurrentUser:
+    """The seller behind the bearer token; 401 for a missing, bad, expired or revoked token."""
+    claims = decode_access_token(resources(state).settings.auth, bearer_token(request))
+    if await auth_service.is_access_revoked(claims.jti):
+        raise NotAuthenticated("The access token was revoked", code="token_revoked")
+    user = await auth_service.users.get(claims.user_id)
+    if user is None or not user.is_active:
+        raise NotAuthenticated("The account is no longer active", code="account_disabled")
+    request.scope["state"]["user_id"] = str(user.id)
+    user_id_var.set(str(user.id))
+    return CurrentUser(user=user, claims=claims)
+
+
+async def provide_admin(current_user: CurrentUser) -> CurrentUser:
+    if current_user.user.role != Role.ADMIN.value:
+        raise PermissionDenied("This needs an admin account")
+    return current_user
+
+
+DEPENDENCIES = {
+    "uow": Provide(provide_uow),
+    "auth_service": Provide(provide_auth_service),
+    "current_user": Provide(provide_current_user),
+    "admin": Provide(provide_admin),
+}

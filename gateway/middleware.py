@@ -1,0 +1,103 @@
+"""Request ids, the JSON access log and client addresses: pure ASGI, around everything else."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.core.logging import request_id_var, user_id_var
+
+access_logger = logging.getLogger("gateway.access")
+
+REQUEST_ID_HEADER = "x-request-id"
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cross-origin-opener-policy": "same-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=()",
+}
+# Accept a caller's id only if it is short and plain, so it cannot forge log content.
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+
+
+def client_ip(scope: Scope, trusted_proxies: frozenset[str]) -> str:
+    """The caller's address; X-Forwarded-For counts only when the peer is a trusted proxy."""
+    peer = scope.get("client")
+    peer_ip = peer[0] if peer else "unknown"
+    if peer_ip in trusted_proxies:
+        for name, value in scope.get("headers", []):
+            if name == b"x-forwarded-for":
+                candidate = value.decode("latin-1").split(",")[-1].strip()
+                try:
+                    return str(ipaddress.ip_address(candidate))
+                except ValueError:
+                    break
+    return str(peer_ip)
+
+
+def incoming_request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == REQUEST_ID_HEADER.encode():
+            candidate = value.decode("latin-1")
+            if _SANE_REQUEST_ID.match(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    """Binds the request id, echoes it, and writes one access-log line per request."""
+
+    def __init__(self, app: ASGIApp, trusted_proxies: frozenset[str]) -> None:
+        self.app = app
+        self.trusted_proxies = trusted_proxies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        request_id = incoming_request_id(scope)
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["client_ip"] = client_ip(scope, self.trusted_proxies)
+        rid_token = request_id_var.set(request_id)
+        uid_token = user_id_var.set(None)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableScopeHeaders(message)
+                headers[REQUEST_ID_HEADER] = request_id
+                for key, value in SECURITY_HEADERS.items():
+                    headers.setdefault(key, value)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            access_logger.info(
+                "request",
+                extra={
+                    "method": scope.get("method"),
+                    "route": scope.get("path_template") or "<unmatched>",
+                    "path": scope.get("path"),
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "client_ip": state["client_ip"],
+                    "user_id": state.get("user_id"),
+                },
+            )
+            request_id_var.reset(rid_token)
+            user_id_var.reset(uid_token)

@@ -1,0 +1,152 @@
+"""Every error leaves the gateway as ``application/problem+json`` (RFC 9457) with a stable code."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
+
+from services.core.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    QuotaExceeded,
+    Throttled,
+)
+from services.core.logging import request_id_var
+
+logger = logging.getLogger("gateway.errors")
+
+PROBLEM_JSON = "application/problem+json"
+
+# The one table from domain error to HTTP status.
+DOMAIN_STATUS: dict[type[DomainError], int] = {
+    InvalidInput: 422,
+    NotFound: 404,
+    Conflict: 409,
+    NotAuthenticated: 401,
+    PermissionDenied: 403,
+    QuotaExceeded: 403,
+    Throttled: 429,
+}
+
+# Stable codes for the statuses the framework raises itself.
+HTTP_CODES: dict[int, str] = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+def problem_body(
+    status: int, code: str, detail: str, path: str, errors: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "code": code,
+        "detail": detail,
+        "instance": path,
+        "request_id": request_id_var.get(),
+    }
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def problem_response(
+    request: Request[Any, Any, Any],
+    status: int,
+    code: str,
+    detail: str,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    body = problem_body(status, code, detail, request.url.path, errors)
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _domain_status(exc: DomainError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in DOMAIN_STATUS:
+            return DOMAIN_STATUS[cls]
+    return 400
+
+
+def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    errors = [{"field": e.field, "message": e.message} for e in exc.field_errors]
+    return problem_response(
+        request, _domain_status(exc), exc.code, exc.message, errors, exc.headers
+    )
+
+
+def handle_validation_error(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[Any]:
+    errors: list[dict[str, str]] = []
+    if isinstance(exc.extra, list):
+        for item in exc.extra:
+            if isinstance(item, dict):
+                source = item.get("source")
+                key = item.get("key") or ""
+                errors.append(
+                    {
+                        "field": f"{source}.{key}" if source and key else str(key or source or ""),
+                        "message": str(item.get("message", "invalid")),
+                    }
+                )
+    # Litestar also reports malformed JSON as a 400 ValidationException without field errors.
+    code = "validation_failed" if errors else "malformed_body"
+    detail = "The request is not valid" if errors else "The request body could not be read"
+    return problem_response(request, 400, code, detail, errors)
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    if status >= 500:
+        logger.error("http error", extra={"status": status, "detail": exc.detail})
+        return problem_response(
+            request, status, HTTP_CODES.get(status, "server_error"), "Server error"
+        )
+    detail = exc.detail if exc.detail and exc.detail != HTTPStatus(status).phrase else ""
+    return problem_response(
+        request,
+        status,
+        HTTP_CODES.get(status, "http_error"),
+        detail or HTTPStatus(status).description or HTTPStatus(status).phrase,
+        headers=dict(exc.headers or {}),
+    )
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    logger.exception("unhandled error", extra={"error_type": type(exc).__name__})
+    return problem_response(
+        request,
+        500,
+        "internal_error",
+        "Something went wrong on our side; the request id helps us find it",
+    )
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    DomainError: handle_domain_error,
+    ValidationException: handle_validation_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

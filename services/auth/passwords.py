@@ -1,0 +1,48 @@
+"""Password hashing (argon2id) and the password policy."""
+
+from __future__ import annotations
+
+import re
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from services.core.errors import FieldError, InvalidInput
+
+_hasher = PasswordHasher()
+# Verifying against this keeps an unknown email as slow as a wrong password.
+_DUMMY_HASH = _hasher.hash("shelfwatch-timing-equaliser")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """True when the password matches; an absent hash still costs one verification."""
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+def check_password_policy(password: str, email: str, min_length: int) -> None:
+    """Refuse short, one-class or email-like passwords with a field error saying why."""
+    problems: list[str] = []
+    if len(password) < min_length:
+        problems.append(f"must be at least {min_length} characters")
+    if not re.search(r"[A-Za-z]", password) or not re.search(r"[^A-Za-z]", password):
+        problems.append("must mix letters with digits or symbols")
+    if email and email.split("@")[0].lower() in password.lower():
+        problems.append("must not contain the email address")
+    if password.strip() != password:
+        problems.append("must not start or end with spaces")
+    if problems:
+        raise InvalidInput(
+            "The password does not meet the policy",
+            field_errors=[FieldError("password", "; ".join(problems))],
+        )

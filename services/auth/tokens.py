@@ -1,0 +1,87 @@
+"""Access tokens (JWT, pinned algorithm) and opaque refresh tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from services.core.errors import NotAuthenticated
+from services.core.settings import AuthSettings
+
+ISSUER = "shelfwatch"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    role: str
+    rate_limit_per_minute: int
+    jti: str
+    expires_at: datetime
+
+
+def issue_access_token(
+    settings: AuthSettings, user_id: uuid.UUID, role: str, rate_limit_per_minute: int
+) -> tuple[str, AccessClaims]:
+    now = datetime.now(UTC)
+    claims = AccessClaims(
+        user_id=user_id,
+        role=role,
+        rate_limit_per_minute=rate_limit_per_minute,
+        jti=uuid.uuid4().hex,
+        expires_at=now + timedelta(seconds=settings.access_token_ttl_s),
+    )
+    payload = {
+        "iss": ISSUER,
+        "sub": str(user_id),
+        "role": role,
+        # The plan's rate rides in the token so the limiter needs no database read.
+        "rpm": rate_limit_per_minute,
+        "jti": claims.jti,
+        "typ": "access",
+        "iat": int(now.timestamp()),
+        "exp": int(claims.expires_at.timestamp()),
+    }
+    token = jwt.encode(
+        payload, settings.jwt_secret.get_secret_value(), algorithm=settings.jwt_algorithm
+    )
+    return token, claims
+
+
+def decode_access_token(settings: AuthSettings, token: str) -> AccessClaims:
+    """Verify signature, algorithm, expiry and shape; anything else is NotAuthenticated."""
+    try:
+        payload = jwt.decode(
+            token,
+            settings.jwt_secret.get_secret_value(),
+            algorithms=[settings.jwt_algorithm],
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub", "jti", "iss"]},
+        )
+        if payload.get("typ") != "access":
+            raise NotAuthenticated("Not an access token", code="invalid_token")
+        return AccessClaims(
+            user_id=uuid.UUID(payload["sub"]),
+            role=str(payload["role"]),
+            rate_limit_per_minute=int(payload["rpm"]),
+            jti=str(payload["jti"]),
+            expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise NotAuthenticated("The access token has expired", code="token_expired") from exc
+    except (jwt.InvalidTokenError, KeyError, ValueError, TypeError) as exc:
+        raise NotAuthenticated("The access token is invalid", code="invalid_token") from exc
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def hash_refresh_token(token: str) -> str:
+    # Refresh tokens are 384 random bits, so a fast hash is enough to make a stolen table useless.
+    return hashlib.sha256(token.encode()).hexdigest()

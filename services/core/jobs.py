@@ -1,0 +1,130 @@
+"""Queues, the JSON job serializer, and the buffer that sends jobs only after a commit."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from arq.connections import ArqRedis, RedisSettings, create_pool
+
+from services.core.logging import request_id_var
+from services.core.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class Queue(StrEnum):
+    CRITICAL = "critical"
+    DEFAULT = "default"
+    LOW = "low"
+
+
+def queue_key(queue: Queue) -> str:
+    """The Redis key of a queue (ARQ's sorted set)."""
+    return f"shelfwatch:queue:{queue.value}"
+
+
+# Key under which the request id rides along with a job's arguments.
+META_KWARG = "_meta"
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, UUID | Decimal):
+        return str(value)
+    if isinstance(value, BaseException):
+        return {"type": type(value).__name__, "message": str(value)}
+    raise TypeError(f"cannot serialize {type(value).__name__} into a job")
+
+
+def serialize(payload: dict[str, Any]) -> bytes:
+    """JSON instead of pickle: a job payload can never execute code when read."""
+    return json.dumps(payload, default=_default, separators=(",", ":")).encode()
+
+
+def deserialize(raw: bytes) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(raw)
+    return result
+
+
+def redis_settings(url: str) -> RedisSettings:
+    return RedisSettings.from_dsn(url)
+
+
+async def create_arq_pool(settings: Settings) -> ArqRedis:
+    """A Redis pool that speaks ARQ's protocol with our serializer."""
+    return await create_pool(
+        redis_settings(settings.redis.url),
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+        default_queue_name=queue_key(Queue.DEFAULT),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    function: str
+    queue: Queue
+    kwargs: dict[str, Any]
+    job_id: str | None = None
+    defer_by_s: float | None = None
+
+
+@dataclass
+class JobBuffer:
+    """Jobs asked for during a unit of work, sent by the edge once the commit succeeded."""
+
+    pending: list[JobRequest] = field(default_factory=list)
+
+    def enqueue(
+        self,
+        function: str,
+        *,
+        queue: Queue,
+        job_id: str | None = None,
+        defer_by_s: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.pending.append(JobRequest(function, queue, kwargs, job_id, defer_by_s))
+
+    def discard(self) -> None:
+        self.pending.clear()
+
+    async def flush(self, redis: ArqRedis) -> list[str | None]:
+        """Send every pending job; returns each job id, or None where a same-id job exists."""
+        sent: list[str | None] = []
+        requests, self.pending = self.pending, []
+        for request in requests:
+            sent.append(await send_job(redis, request))
+        return sent
+
+
+async def send_job(redis: ArqRedis, request: JobRequest) -> str | None:
+    """Enqueue one job now, carrying the current request id for its logs."""
+    kwargs = dict(request.kwargs)
+    kwargs[META_KWARG] = {"request_id": request_id_var.get()}
+    job = await redis.enqueue_job(
+        request.function,
+        _job_id=request.job_id,
+        _queue_name=queue_key(request.queue),
+        _defer_by=request.defer_by_s,
+        **kwargs,
+    )
+    if job is None:
+        logger.info(
+            "job already queued",
+            extra={
+                "function": request.function,
+                "queue": request.queue.value,
+                "job": request.job_id,
+            },
+        )
+        return None
+    return str(job.job_id)

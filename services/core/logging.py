@@ -1,0 +1,72 @@
+"""JSON-lines logging with the request, job and user ids bound once per unit of work."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from pythonjsonlogger.jsonlogger import JsonFormatter
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+job_id_var: ContextVar[str | None] = ContextVar("job_id", default=None)
+user_id_var: ContextVar[str | None] = ContextVar("user_id", default=None)
+
+_CONTEXT_VARS = {"request_id": request_id_var, "job_id": job_id_var, "user_id": user_id_var}
+# Keys that must never reach a log line, whoever passes them in `extra`.
+_REDACTED_KEYS = frozenset(
+    {"password", "token", "access_token", "refresh_token", "authorization", "secret", "jwt_secret"}
+)
+
+
+class ContextFilter(logging.Filter):
+    """Copies the bound ids onto every record and redacts secret-looking extras."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, var in _CONTEXT_VARS.items():
+            value = var.get()
+            if value is not None and not hasattr(record, name):
+                setattr(record, name, value)
+        for key in _REDACTED_KEYS:
+            if hasattr(record, key):
+                setattr(record, key, "[redacted]")
+        return True
+
+
+def configure_logging(level: str = "INFO", process: str = "shelfwatch") -> None:
+    """Send every log record to stdout as one JSON object per line."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        JsonFormatter(  # type: ignore[no-untyped-call]
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            static_fields={"process_name": process},
+            timestamp=False,
+        )
+    )
+    handler.addFilter(ContextFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # Their own access logs duplicate ours and are not JSON.
+    for noisy in ("uvicorn.access", "httpx", "httpcore", "arq.worker", "arq.jobs"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("uvicorn.error").handlers[:] = []
+    logging.getLogger("uvicorn").handlers[:] = []
+
+
+@contextmanager
+def bound(**values: Any) -> Iterator[None]:
+    """Bind request_id / job_id / user_id for the logs of the enclosed block."""
+    tokens = [
+        (_CONTEXT_VARS[k], _CONTEXT_VARS[k].set(None if v is None else str(v)))
+        for k, v in values.items()
+    ]
+    try:
+        yield
+    finally:
+        for var, token in reversed(tokens):
+            var.reset(token)

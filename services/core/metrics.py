@@ -1,0 +1,43 @@
+"""Every Prometheus metric Shelfwatch exports outside the gateway's HTTP metrics, defined once."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+JOBS = Counter(
+    "shelfwatch_jobs_total", "Jobs finished, by outcome", ["queue", "function", "outcome"]
+)
+JOB_DURATION = Histogram(
+    "shelfwatch_job_duration_seconds",
+    "Time spent running a job",
+    ["queue", "function"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600),
+)
+JOB_RETRIES = Counter(
+    "shelfwatch_job_retries_total", "Jobs deferred for a retry", ["queue", "function"]
+)
+QUEUE_DEPTH = Gauge("shelfwatch_queue_depth_jobs", "Jobs waiting in a queue", ["queue"])
+QUEUE_OLDEST_WAIT = Gauge(
+    "shelfwatch_queue_oldest_wait_seconds", "Age of the oldest job due in a queue", ["queue"]
+)
+
+CRAWL_RUNS = Counter(
+    "shelfwatch_crawl_runs_total", "Actor runs, by final status", ["actor", "status"]
+)
+CRAWL_ITEMS = Counter(
+    "shelfwatch_crawl_items_total", "Items ingested, by crawl status", ["actor", "status"]
+)
+CRAWL_MISSING = Counter(
+    "shelfwatch_crawl_missing_asins_total", "ASINs absent from a run's results", ["actor"]
+)
+CRAWL_COST = Counter(
+    "shelfwatch_crawl_cost_usd_total", "Cost reported by the actor runs", ["actor"]
+)
+CRAWL_RUN_DURATION = Histogram(
+    "shelfwatch_crawl_run_duration_seconds",
+    "Wall time of one crawl batch, start to last page",
+    ["actor"],
+    buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1200),
+)
+
+AUTH_EVENTS = Counter("shelfwatch_auth_events_total", "Authentication events", ["event"])

@@ -1,0 +1,140 @@
+"""One settings object for every process, read from the environment (prefix ``SHELFWATCH_``)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-secret"})
+# Used only in development mode so the embedded default runs with no setup at all.
+DEVELOPMENT_JWT_SECRET = "development-only-jwt-secret-do-not-use-in-production"  # noqa: S105
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class DatabaseSettings(BaseModel):
+    # Empty means "start the embedded PostgreSQL under the data folder".
+    url: str = ""
+    pool_size: int = Field(default=10, ge=1, le=200)
+    max_overflow: int = Field(default=10, ge=0, le=200)
+    echo: bool = False
+
+
+class RedisSettings(BaseModel):
+    # Empty means "start the embedded Redis under the data folder".
+    url: str = ""
+
+
+class AuthSettings(BaseModel):
+    jwt_secret: SecretStr = SecretStr("")
+    jwt_algorithm: str = "HS256"
+    access_token_ttl_s: int = Field(default=900, ge=60, le=86_400)
+    refresh_token_ttl_s: int = Field(default=30 * 86_400, ge=3600, le=365 * 86_400)
+    # Failed logins per account or per IP inside the window before further attempts are refused.
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_failure_window_s: int = Field(default=900, ge=60, le=86_400)
+    password_min_length: int = Field(default=10, ge=8, le=128)
+
+
+class HttpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65_535)
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Requests per minute for anonymous callers, by IP; signed-in sellers get their plan's rate.
+    anonymous_rate_per_minute: int = Field(default=60, ge=1)
+    default_rate_per_minute: int = Field(default=120, ge=1)
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
+
+
+class QueueSettings(BaseModel):
+    # Concurrency of one all-queue worker process, split 6:3:1 over critical/default/low.
+    concurrency: int = Field(default=10, ge=3, le=500)
+    weights: tuple[int, int, int] = (6, 3, 1)
+    max_tries: int = Field(default=5, ge=1, le=50)
+    retry_base_delay_s: float = Field(default=2.0, gt=0)
+    retry_max_delay_s: float = Field(default=300.0, gt=0)
+    job_timeout_s: int = Field(default=600, ge=1)
+    heartbeat_ttl_s: int = Field(default=60, ge=5)
+    # Prometheus endpoint of a worker process; 0 turns it off.
+    metrics_port: int = Field(default=9101, ge=0, le=65_535)
+
+
+class ApifySettings(BaseModel):
+    # Empty base URL with an empty token means "run the bundled Apify simulator".
+    base_url: str = ""
+    token: SecretStr = SecretStr("")
+    actor: str = "axesso_data/amazon-product-details-scraper"
+    batch_size: int = Field(default=500, ge=1, le=5000)
+    max_items_per_run: int = Field(default=5000, ge=1)
+    max_charge_usd: float = Field(default=5.0, gt=0)
+    run_wait_s: int = Field(default=900, ge=1)
+    page_size: int = Field(default=1000, ge=1, le=10_000)
+    max_retries: int = Field(default=6, ge=0, le=20)
+    request_timeout_s: int = Field(default=60, ge=1)
+    freshness_window_s: int = Field(default=3600, ge=0)
+    # Times an ASIN may be missing from results before it is recorded as an error.
+    max_missing_attempts: int = Field(default=3, ge=1)
+
+
+class CrawlScheduleSettings(BaseModel):
+    daily_hour_utc: int = Field(default=6, ge=0, le=23)
+    jitter_s: int = Field(default=900, ge=0)
+    plan_interval_minutes: int = Field(default=5, ge=1, le=60)
+    retention_days: int = Field(default=400, ge=7)
+    partitions_ahead_months: int = Field(default=3, ge=1, le=24)
+
+
+class Settings(BaseSettings):
+    """Every setting of every Shelfwatch process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SHELFWATCH_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    environment: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Path(".shelfwatch")
+    log_level: str = "INFO"
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+    apify: ApifySettings = Field(default_factory=ApifySettings)
+    crawl: CrawlScheduleSettings = Field(default_factory=CrawlScheduleSettings)
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        secret = self.auth.jwt_secret.get_secret_value()
+        if self.environment is Environment.DEVELOPMENT:
+            if not secret:
+                self.auth.jwt_secret = SecretStr(DEVELOPMENT_JWT_SECRET)
+            return self
+        if secret.lower() in PLACEHOLDER_SECRETS or secret == DEVELOPMENT_JWT_SECRET:
+            raise ValueError(
+                "SHELFWATCH_AUTH__JWT_SECRET must be set to a real secret outside development mode"
+            )
+        if len(secret) < 32:
+            raise ValueError("SHELFWATCH_AUTH__JWT_SECRET must be at least 32 characters")
+        return self
+
+    @property
+    def uses_apify_simulator(self) -> bool:
+        return not self.apify.base_url and not self.apify.token.get_secret_value()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once on first use (never at import time)."""
+    return Settings()

@@ -1,0 +1,7 @@
+"""Imports every module's models so the metadata (and Alembic) sees all tables."""
+
+from __future__ import annotations
+
+
+def import_all_models() -> None:
+    import services.auth.models  # noqa: F401

@@ -1,0 +1,114 @@
+"""What every task shares: its context, the unit of work, logging, metrics and retries."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from arq import Retry
+from arq.connections import ArqRedis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from services.core.errors import TransientError
+from services.core.jobs import META_KWARG, Queue
+from services.core.logging import bound
+from services.core.metrics import JOB_DURATION, JOB_RETRIES, JOBS
+from services.core.settings import Settings
+from services.core.uow import UnitOfWork, unit_of_work
+
+logger = logging.getLogger("tasks")
+
+
+@dataclass
+class TaskContext:
+    """The long-lived resources of a worker process, shared by its jobs."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    redis: ArqRedis
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        async with unit_of_work(self.sessionmaker, self.redis) as uow:
+            yield uow
+
+
+def retry_delay_s(job_try: int, base_s: float, max_s: float) -> float:
+    """Exponential backoff with jitter: about base·2^(try-1), spread ±50 %, capped."""
+    exp = min(max_s, base_s * (2 ** max(0, job_try - 1)))
+    return float(min(max_s, exp * (0.5 + random.random())))
+
+
+TaskFn = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class TaskDef:
+    name: str
+    queue: Queue
+    fn: TaskFn
+    timeout_s: int | None = None
+
+
+def task(name: str, queue: Queue, timeout_s: int | None = None) -> Callable[[TaskFn], TaskDef]:
+    """Register a thin task: binds ids for its logs, counts it, turns transient errors into
+    retries with backoff. The wrapped function gets (TaskContext, **kwargs)."""
+
+    def decorate(fn: TaskFn) -> TaskDef:
+        @functools.wraps(fn)
+        async def run(ctx: dict[str, Any], **kwargs: Any) -> Any:
+            meta = kwargs.pop(META_KWARG, None) or {}
+            context: TaskContext = ctx["shelfwatch"]
+            job_try = int(ctx.get("job_try", 1))
+            with bound(job_id=ctx.get("job_id"), request_id=meta.get("request_id")):
+                started = time.perf_counter()
+                extra = {"function": name, "queue": queue.value, "job_try": job_try}
+                logger.info("job started", extra=extra)
+                outcome = "failed"
+                try:
+                    result = await fn(context, **kwargs)
+                    outcome = "succeeded"
+                    return result
+                except TransientError as exc:
+                    if job_try >= context.settings.queue.max_tries:
+                        logger.error(
+                            "job gave up after retries", extra={**extra, "error": str(exc)}
+                        )
+                        raise
+                    delay = retry_delay_s(
+                        job_try,
+                        context.settings.queue.retry_base_delay_s,
+                        context.settings.queue.retry_max_delay_s,
+                    )
+                    outcome = "retried"
+                    JOB_RETRIES.labels(queue.value, name).inc()
+                    logger.warning(
+                        "job will retry", extra={**extra, "error": str(exc), "retry_in_s": delay}
+                    )
+                    raise Retry(defer=delay) from exc
+                except Exception:
+                    logger.exception("job failed", extra=extra)
+                    raise
+                finally:
+                    duration = time.perf_counter() - started
+                    JOBS.labels(queue.value, name, outcome).inc()
+                    JOB_DURATION.labels(queue.value, name).observe(duration)
+                    logger.info(
+                        "job finished",
+                        extra={
+                            **extra,
+                            "outcome": outcome,
+                            "duration_ms": round(duration * 1000, 2),
+                        },
+                    )
+
+        return TaskDef(name=name, queue=queue, fn=run, timeout_s=timeout_s)
+
+    return decorate
