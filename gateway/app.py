@@ -64,12 +64,18 @@ def create_litestar(settings: Settings) -> Litestar:
         ),
         request_max_body_size=settings.http.max_body_bytes,
         debug=False,
+        # Our JSON logging is configured once per process; Litestar must not replace it.
+        logging_config=None,
     )
 
 
-def create_app(settings: Settings) -> ASGIApp:
-    """The served ASGI app: request ids, access log and security headers outside everything,
-    so unknown routes and rate-limited calls carry them too."""
-    app = create_litestar(settings)
+def wrap_edge(app: Litestar, settings: Settings) -> ASGIApp:
+    """Request ids, access log, security headers and rate limits outside the router, so that
+    unknown routes and refused calls carry them too."""
     limited = RateLimitMiddleware(app, settings)
     return RequestContextMiddleware(limited, frozenset(settings.http.trusted_proxies))
+
+
+def create_app(settings: Settings) -> ASGIApp:
+    """The served ASGI app."""
+    return wrap_edge(create_litestar(settings), settings)

@@ -8,7 +8,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from gateway.state import Resources
 from services.auth.models import Role, User
@@ -31,7 +31,7 @@ async def provide_uow(state: State) -> AsyncGenerator[UnitOfWork, None]:
         yield uow
 
 
-async def provide_auth_service(state: State, uow: UnitOfWork) -> AuthService:
+async def provide_auth_service(state: State, uow: NamedDependency[UnitOfWork]) -> AuthService:
     res = resources(state)
     return AuthService(uow.session, res.redis, res.settings.auth)
 
@@ -55,7 +55,7 @@ def bearer_token(request: Request[Any, Any, Any]) -> str:
 
 
 async def provide_current_user(
-    request: Request[Any, Any, Any], state: State, auth_service: AuthService
+    request: Request[Any, Any, Any], state: State, auth_service: NamedDependency[AuthService]
 ) -> CurrentUser:
     """The seller behind the bearer token; 401 for a missing, bad, expired or revoked token."""
     claims = decode_access_token(resources(state).settings.auth, bearer_token(request))
@@ -69,7 +69,7 @@ async def provide_current_user(
     return CurrentUser(user=user, claims=claims)
 
 
-async def provide_admin(current_user: CurrentUser) -> CurrentUser:
+async def provide_admin(current_user: NamedDependency[CurrentUser]) -> CurrentUser:
     if current_user.user.role != Role.ADMIN.value:
         raise PermissionDenied("This needs an admin account")
     return current_user

@@ -15,10 +15,10 @@ from typing import Any
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import FixedWindowRateLimiter
+from litestar import Litestar
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import (
-    ASGIApp,
     HTTPResponseBodyEvent,
     HTTPResponseStartEvent,
     Message,
@@ -27,6 +27,7 @@ from litestar.types import (
     Send,
 )
 
+from gateway.dependencies import resources
 from gateway.problems import PROBLEM_JSON, problem_body
 from services.auth.tokens import decode_access_token
 from services.core.errors import NotAuthenticated
@@ -57,15 +58,24 @@ def limits_storage_uri(redis_url: str) -> str:
 class RateLimitMiddleware:
     """Adds RateLimit-* headers to every counted response and answers 429 past the limit."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(self, app: Litestar, settings: Settings) -> None:
         self.app = app
         self.settings = settings
-        storage = RedisStorage(
-            limits_storage_uri(settings.redis.url),
-            implementation="redispy",
-            key_prefix="shelfwatch:ratelimit",
-        )
-        self.limiter = FixedWindowRateLimiter(storage)
+        self._limiter: FixedWindowRateLimiter | None = None
+
+    @property
+    def limiter(self) -> FixedWindowRateLimiter:
+        # Built on first use, over the app's own Redis pool (opened in the lifespan).
+        if self._limiter is None:
+            pool = resources(self.app.state).redis.connection_pool
+            storage = RedisStorage(
+                limits_storage_uri(self.settings.redis.url),
+                implementation="redispy",
+                key_prefix="shelfwatch:ratelimit",
+                connection_pool=pool,  # type: ignore[arg-type]
+            )
+            self._limiter = FixedWindowRateLimiter(storage)
+        return self._limiter
 
     def _identity(self, scope: Scope) -> tuple[str, int]:
         for name, value in scope.get("headers", []):

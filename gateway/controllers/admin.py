@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 
 from litestar import Controller, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 
 from gateway.dependencies import CurrentUser
 from services.auth.repository import PlanRepository
@@ -19,13 +21,18 @@ class AdminController(Controller):
     tags = ["admin"]
 
     @get("/plans")
-    async def list_plans(self, admin: CurrentUser, uow: UnitOfWork) -> list[PlanRead]:
+    async def list_plans(
+        self, admin: NamedDependency[CurrentUser], uow: NamedDependency[UnitOfWork]
+    ) -> list[PlanRead]:
         """Every plan with its quota and rate limit."""
         return [PlanRead.model_validate(p) for p in await PlanRepository(uow.session).list()]
 
     @get("/users/{user_id:uuid}")
     async def get_user(
-        self, admin: CurrentUser, auth_service: AuthService, user_id: uuid.UUID
+        self,
+        admin: NamedDependency[CurrentUser],
+        auth_service: NamedDependency[AuthService],
+        user_id: FromPath[uuid.UUID],
     ) -> UserRead:
         """One account."""
         return UserRead.model_validate(await auth_service.get_user(user_id))
@@ -33,16 +40,18 @@ class AdminController(Controller):
     @patch("/users/{user_id:uuid}")
     async def update_user(
         self,
-        admin: CurrentUser,
-        auth_service: AuthService,
-        user_id: uuid.UUID,
-        data: UserAdminUpdate,
+        admin: NamedDependency[CurrentUser],
+        auth_service: NamedDependency[AuthService],
+        user_id: FromPath[uuid.UUID],
+        data: JSONBody[UserAdminUpdate],
     ) -> UserRead:
         """Assign a plan, change the role, or disable an account."""
         return UserRead.model_validate(await auth_service.update_user(user_id, data))
 
     @post("/maintenance/purge-tokens", status_code=202)
-    async def purge_tokens(self, admin: CurrentUser, uow: UnitOfWork) -> dict[str, str]:
+    async def purge_tokens(
+        self, admin: NamedDependency[CurrentUser], uow: NamedDependency[UnitOfWork]
+    ) -> dict[str, str]:
         """Queue the removal of expired refresh tokens on the low queue."""
         uow.jobs.enqueue(
             "auth.purge_expired_tokens", queue=Queue.LOW, job_id="auth.purge_expired_tokens"

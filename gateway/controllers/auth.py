@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from gateway.dependencies import CurrentUser
 from services.auth.schemas import (
@@ -23,13 +25,18 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/register", status_code=201)
-    async def register(self, data: UserCreate, auth_service: AuthService) -> UserRead:
+    async def register(
+        self, data: JSONBody[UserCreate], auth_service: NamedDependency[AuthService]
+    ) -> UserRead:
         """Create a seller account on the default plan."""
         return UserRead.model_validate(await auth_service.register(data))
 
     @post("/login", status_code=200)
     async def login(
-        self, data: LoginRequest, auth_service: AuthService, request: Request[Any, Any, Any]
+        self,
+        data: JSONBody[LoginRequest],
+        auth_service: NamedDependency[AuthService],
+        request: Request[Any, Any, Any],
     ) -> TokenPair:
         """Exchange email and password for an access token and a refresh token."""
         return await auth_service.login(
@@ -37,21 +44,23 @@ class AuthController(Controller):
         )
 
     @post("/refresh", status_code=200)
-    async def refresh(self, data: RefreshRequest, auth_service: AuthService) -> TokenPair:
+    async def refresh(
+        self, data: JSONBody[RefreshRequest], auth_service: NamedDependency[AuthService]
+    ) -> TokenPair:
         """Rotate a refresh token into a new token pair."""
         return await auth_service.refresh(data.refresh_token)
 
     @post("/logout", status_code=204)
     async def logout(
         self,
-        auth_service: AuthService,
-        current_user: CurrentUser,
-        data: LogoutRequest | None = None,
+        auth_service: NamedDependency[AuthService],
+        current_user: NamedDependency[CurrentUser],
+        data: JSONBody[LogoutRequest | None] = None,
     ) -> None:
         """Revoke the access token and the refresh token's session (all sessions without one)."""
         await auth_service.logout(current_user.claims, data.refresh_token if data else None)
 
     @get("/me")
-    async def me(self, current_user: CurrentUser) -> UserRead:
+    async def me(self, current_user: NamedDependency[CurrentUser]) -> UserRead:
         """The signed-in account and its plan."""
         return UserRead.model_validate(current_user.user)

@@ -41,10 +41,10 @@ def configure_logging(level: str = "INFO", process: str = "shelfwatch") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         JsonFormatter(  # type: ignore[no-untyped-call]
-            "%(asctime)s %(levelname)s %(name)s %(message)s",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            "%(levelname)s %(name)s %(message)s",
+            rename_fields={"levelname": "level", "name": "logger"},
             static_fields={"process_name": process},
-            timestamp=False,
+            timestamp="time",
         )
     )
     handler.addFilter(ContextFilter())

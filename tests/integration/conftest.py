@@ -1,0 +1,71 @@
+"""HTTP-level fixtures: the real gateway app (lifespan and edge layers included) over httpx."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.app import create_litestar, wrap_edge
+from services.core.settings import Settings
+from tests.conftest import reset_state
+
+PASSWORD = "a-Strong-passw0rd"
+_emails = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+async def _isolate(engine: AsyncEngine, settings: Settings) -> None:
+    await reset_state(engine, settings)
+
+
+@asynccontextmanager
+async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway app with its lifespan running, behind an httpx client."""
+    app = create_litestar(settings)
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def serve_lifespan() -> None:
+        # Entered and exited in one task: anyio's cancel scopes inside demand it.
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    runner = asyncio.create_task(serve_lifespan())
+    await started.wait()
+    transport = httpx.ASGITransport(app=wrap_edge(app, settings))  # type: ignore[arg-type]
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield http
+    finally:
+        stop.set()
+        await runner
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(settings) as http:
+        yield http
+
+
+AuthHeaders = dict[str, str]
+
+
+@pytest.fixture
+def make_seller(client: httpx.AsyncClient) -> Callable[..., Awaitable[AuthHeaders]]:
+    """Register and log in a new seller; returns the Authorization header."""
+
+    async def make(email: str | None = None) -> AuthHeaders:
+        email = email or f"seller{next(_emails)}@example.com"
+        r = await client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
+        assert r.status_code == 201, r.text
+        r = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    return make
