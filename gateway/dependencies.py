@@ -12,7 +12,8 @@ from litestar.di import NamedDependency, Provide
 
 from gateway.state import Resources
 from services.auth.models import Role, User
-from services.auth.service import AuthService
+from services.auth.repository import UserRepository
+from services.auth.service import AuthService, revoked_access_key
 from services.auth.tokens import AccessClaims, decode_access_token
 from services.core.errors import NotAuthenticated, PermissionDenied
 from services.core.logging import user_id_var
@@ -54,14 +55,16 @@ def bearer_token(request: Request[Any, Any, Any]) -> str:
     return token.strip()
 
 
-async def provide_current_user(
-    request: Request[Any, Any, Any], state: State, auth_service: NamedDependency[AuthService]
-) -> CurrentUser:
+async def provide_current_user(request: Request[Any, Any, Any], state: State) -> CurrentUser:
     """The seller behind the bearer token; 401 for a missing, bad, expired or revoked token."""
-    claims = decode_access_token(resources(state).settings.auth, bearer_token(request))
-    if await auth_service.is_access_revoked(claims.jti):
+    res = resources(state)
+    claims = decode_access_token(res.settings.auth, bearer_token(request))
+    if await res.redis.exists(revoked_access_key(claims.jti)):
         raise NotAuthenticated("The access token was revoked", code="token_revoked")
-    user = await auth_service.users.get(claims.user_id)
+    # Its own short session, not the request's unit of work: Litestar does not close generator
+    # dependencies when a later one raises, so a refusal here must not hold a connection.
+    async with res.sessionmaker() as session:
+        user = await UserRepository(session).get(claims.user_id)
     if user is None or not user.is_active:
         raise NotAuthenticated("The account is no longer active", code="account_disabled")
     request.scope["state"]["user_id"] = str(user.id)

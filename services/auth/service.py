@@ -58,6 +58,11 @@ def normalise_email(raw: str) -> str:
     return result.normalized.lower()
 
 
+def revoked_access_key(jti: str) -> str:
+    """Redis key marking an access token as revoked until it would have expired anyway."""
+    return f"auth:revoked:{jti}"
+
+
 class LoginThrottle:
     """Counts failed logins per account and per IP in Redis and refuses past the limit."""
 
@@ -177,7 +182,7 @@ class AuthService:
         now = datetime.now(UTC)
         ttl = int((claims.expires_at - now).total_seconds())
         if ttl > 0:
-            await self.redis.set(f"auth:revoked:{claims.jti}", "1", ex=ttl)
+            await self.redis.set(revoked_access_key(claims.jti), "1", ex=ttl)
         if refresh_token is None:
             await self.tokens.revoke_all_for_user(claims.user_id, now)
             return
@@ -185,9 +190,6 @@ class AuthService:
         if stored is not None and stored.user_id == claims.user_id:
             await self.tokens.revoke_family(stored.family_id, now)
         AUTH_EVENTS.labels("logout").inc()
-
-    async def is_access_revoked(self, jti: str) -> bool:
-        return bool(await self.redis.exists(f"auth:revoked:{jti}"))
 
     async def get_user(self, user_id: uuid.UUID) -> User:
         user = await self.users.get(user_id)

@@ -116,8 +116,12 @@ async def test_signed_in_sellers_are_limited_by_their_plan_not_their_ip(
     tight.http.anonymous_rate_per_minute = 2
     async with app_client(tight) as client:
         password = "a-Strong-passw0rd"
-        await client.post("/api/v1/auth/register", json={"email": "planuser@example.com", "password": password})
-        r = await client.post("/api/v1/auth/login", json={"email": "planuser@example.com", "password": password})
+        await client.post(
+            "/api/v1/auth/register", json={"email": "planuser@example.com", "password": password}
+        )
+        r = await client.post(
+            "/api/v1/auth/login", json={"email": "planuser@example.com", "password": password}
+        )
         assert r.status_code == 200, r.text
         auth = {"Authorization": f"Bearer {r.json()['access_token']}"}
         # The IP has used its 2 anonymous calls; the seller's free plan allows 60 a minute.
