@@ -79,7 +79,9 @@ async def run_workers(settings: Settings, queues: Sequence[Queue]) -> None:
     engine = create_engine(settings)
     redis = await create_arq_pool(settings)
     context = TaskContext(settings, engine, create_sessionmaker(engine), redis)
-    caps = capacities(settings, queues)
+    # A queue with no task registered yet has nothing to serve (ARQ refuses an empty worker).
+    served = [q for q in queues if any(t.queue is q for t in ALL_TASKS)]
+    caps = capacities(settings, served)
     workers = [build_worker(q, n, context) for q, n in caps.items()]
     name = worker_name([q.value for q in caps])
     if settings.queue.metrics_port:

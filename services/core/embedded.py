@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,10 @@ class EmbeddedPostgres:
     url: str = ""
 
     def start(self) -> str:
-        import pgserver  # imported here: only the embedded default needs it
+        with warnings.catch_warnings():
+            # platformdirs warns about a missing XDG_RUNTIME_DIR on servers; harmless here.
+            warnings.simplefilter("ignore")
+            import pgserver  # imported here: only the embedded default needs it
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.server = pgserver.get_server(self.data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]

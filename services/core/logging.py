@@ -30,6 +30,9 @@ class ContextFilter(logging.Filter):
             value = var.get()
             if value is not None and not hasattr(record, name):
                 setattr(record, name, value)
+        # uvicorn's copy of the message with terminal colour codes has no place in JSON logs.
+        if hasattr(record, "color_message"):
+            del record.color_message
         for key in _REDACTED_KEYS:
             if hasattr(record, key):
                 setattr(record, key, "[redacted]")
@@ -52,7 +55,15 @@ def configure_logging(level: str = "INFO", process: str = "shelfwatch") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Their own access logs duplicate ours and are not JSON.
-    for noisy in ("uvicorn.access", "httpx", "httpcore", "arq.worker", "arq.jobs"):
+    for noisy in (
+        "uvicorn.access",
+        "httpx",
+        "httpcore",
+        "arq.worker",
+        "arq.jobs",
+        "alembic",
+        "pgserver",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("uvicorn.error").handlers[:] = []
     logging.getLogger("uvicorn").handlers[:] = []

@@ -1,0 +1,101 @@
+"""Pure logic of the foundation: settings validation, retry backoff, queue capacities, cron ids."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from arq import Retry
+from pydantic import ValidationError
+
+from scheduler.cron import Schedule, slot_job_id
+from services.core.errors import TransientError
+from services.core.jobs import Queue, deserialize, serialize
+from services.core.settings import DEVELOPMENT_JWT_SECRET, Settings
+from tasks.runtime import TaskContext, retry_delay_s, task
+from tasks.worker import capacities
+
+STRONG = "x" * 40
+
+
+def test_development_mode_gets_a_development_secret() -> None:
+    settings = Settings(environment="development", auth={"jwt_secret": ""})
+    assert settings.auth.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET
+
+
+@pytest.mark.parametrize(
+    "secret", ["", "change-me", "secret", DEVELOPMENT_JWT_SECRET, "short-1234"]
+)
+def test_placeholder_or_weak_secrets_are_refused_outside_development(secret: str) -> None:
+    with pytest.raises(ValidationError, match="JWT_SECRET"):
+        Settings(environment="production", auth={"jwt_secret": secret})
+
+
+def test_real_secret_is_accepted_in_production() -> None:
+    assert Settings(environment="production", auth={"jwt_secret": STRONG}).auth.jwt_secret
+
+
+def test_nested_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHELFWATCH_QUEUE__CONCURRENCY", "20")
+    monkeypatch.setenv("SHELFWATCH_HTTP__CORS_ORIGINS", '["https://app.example.com"]')
+    settings = Settings()
+    assert settings.queue.concurrency == 20
+    assert settings.http.cors_origins == ["https://app.example.com"]
+
+
+def test_default_capacity_split_is_6_3_1() -> None:
+    caps = capacities(Settings(), list(Queue))
+    assert caps == {Queue.CRITICAL: 6, Queue.DEFAULT: 3, Queue.LOW: 1}
+
+
+def test_a_dedicated_pool_gets_all_the_concurrency() -> None:
+    assert capacities(Settings(), [Queue.LOW]) == {Queue.LOW: 10}
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
+    for attempt, (low, high) in {1: (1, 3), 2: (2, 6), 3: (4, 12)}.items():
+        delays = [retry_delay_s(attempt, 2.0, 300.0) for _ in range(200)]
+        assert low <= min(delays) <= max(delays) <= high
+        assert len(set(delays)) > 100  # jittered, not constant
+    assert retry_delay_s(30, 2.0, 60.0) <= 60.0
+
+
+def test_json_serializer_round_trips_and_refuses_objects() -> None:
+    payload = {"a": [1, "b"], "c": None}
+    assert deserialize(serialize(payload)) == payload
+    with pytest.raises(TypeError):
+        serialize({"x": object()})
+
+
+def _ctx(job_try: int) -> dict[str, Any]:
+    settings = Settings(queue={"max_tries": 3, "retry_base_delay_s": 1, "retry_max_delay_s": 10})
+    context = TaskContext(settings, None, None, None)  # type: ignore[arg-type]
+    return {"shelfwatch": context, "job_try": job_try, "job_id": "j1"}
+
+
+async def test_transient_errors_become_retries_until_the_last_try() -> None:
+    @task("test.flaky", Queue.DEFAULT)
+    async def flaky(ctx: TaskContext) -> None:
+        raise TransientError("upstream 503")
+
+    with pytest.raises(Retry) as retry:
+        await flaky.fn(_ctx(job_try=1), _meta={"request_id": "r1"})
+    assert retry.value.defer_score is not None
+    assert 500 <= retry.value.defer_score <= 1500
+    with pytest.raises(TransientError):
+        await flaky.fn(_ctx(job_try=3))
+
+
+async def test_other_errors_fail_without_retry() -> None:
+    @task("test.broken", Queue.DEFAULT)
+    async def broken(ctx: TaskContext) -> None:
+        raise ValueError("bad input")
+
+    with pytest.raises(ValueError, match="bad input"):
+        await broken.fn(_ctx(job_try=1))
+
+
+def test_cron_job_ids_are_stable_within_a_slot() -> None:
+    schedule = Schedule("x", "product.plan_crawls", Queue.DEFAULT, slot_s=300)
+    assert slot_job_id(schedule, 1000.0) == slot_job_id(schedule, 1199.0)
+    assert slot_job_id(schedule, 1000.0) != slot_job_id(schedule, 1200.0)
