@@ -104,6 +104,15 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_apify_sim(args: argparse.Namespace) -> int:
+    from simulator.config import SimulatorConfig
+    from simulator.server import serve
+
+    logger.info("Apify simulator listening", extra={"url": f"http://{args.host}:{args.port}"})
+    serve(args.host, args.port, SimulatorConfig(day_offset=args.day_offset))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shelfwatch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -131,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     mg = sub.add_parser("migrate", help="apply database migrations")
     mg.add_argument("--revision", default="head")
     mg.set_defaults(handler=cmd_migrate)
+
+    sim = sub.add_parser("apify-sim", help="the bundled Apify-compatible simulator")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--day-offset", type=int, default=0, help="move the simulated clock")
+    sim.set_defaults(handler=cmd_apify_sim)
 
     ad = sub.add_parser(
         "create-admin", help="create an admin (password from SHELFWATCH_ADMIN_PASSWORD or prompt)"

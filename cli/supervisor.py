@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from types import FrameType
 
-from services.core.embedded import EmbeddedPostgres, EmbeddedServers
+from services.core.embedded import EmbeddedPostgres, EmbeddedServers, free_port
 from services.core.migrate import upgrade
 from services.core.settings import Settings
 
@@ -48,6 +48,14 @@ def _banner(settings: Settings, servers: EmbeddedServers, env: dict[str, str]) -
         )
     else:
         lines.append("  Redis      from SHELFWATCH_REDIS__URL")
+    if env.get("SHELFWATCH_APIFY__SIMULATED") == "true":
+        lines.append(
+            "  Apify      SIMULATED by the bundled simulator at "
+            f"{env['SHELFWATCH_APIFY__BASE_URL']} - crawl data is not real; "
+            "set SHELFWATCH_APIFY__TOKEN for real crawls"
+        )
+    else:
+        lines.append(f"  Apify      {env.get('SHELFWATCH_APIFY__BASE_URL') or 'api.apify.com'}")
     if servers.started:
         lines.append(
             "  To use your own servers, set SHELFWATCH_DATABASE__URL and SHELFWATCH_REDIS__URL "
@@ -65,6 +73,11 @@ def run_all(settings: Settings, with_scheduler: bool = True) -> int:
         servers.postgres.url if servers.postgres else settings.database.url
     )
     env["SHELFWATCH_REDIS__URL"] = servers.redis.url if servers.redis else settings.redis.url
+    if settings.needs_apify_simulator:
+        env["SHELFWATCH_APIFY__BASE_URL"] = f"http://127.0.0.1:{free_port()}"
+        # The simulator wants a token like Apify does; this one opens nothing real.
+        env["SHELFWATCH_APIFY__TOKEN"] = "simulator"  # noqa: S105
+        env["SHELFWATCH_APIFY__SIMULATED"] = "true"
     children: list[subprocess.Popen[bytes]] = []
     stopping = False
 
@@ -78,6 +91,9 @@ def run_all(settings: Settings, with_scheduler: bool = True) -> int:
         upgrade(env["SHELFWATCH_DATABASE__URL"])
         _banner(settings, servers, env)
         commands = [["gateway"], ["worker"]] + ([["scheduler"]] if with_scheduler else [])
+        if settings.needs_apify_simulator:
+            port = env["SHELFWATCH_APIFY__BASE_URL"].rsplit(":", 1)[1]
+            commands.insert(0, ["apify-sim", "--port", port])
         for command in commands:
             children.append(
                 subprocess.Popen(  # noqa: S603 - our own interpreter and module

@@ -15,17 +15,18 @@ from litestar.types import ASGIApp
 from gateway.controllers.admin import AdminController
 from gateway.controllers.auth import AuthController
 from gateway.controllers.health import HealthController
+from gateway.controllers.product import ProductController
+from gateway.controllers.system import SystemController
 from gateway.dependencies import DEPENDENCIES
 from gateway.middleware import RequestContextMiddleware
 from gateway.observability import MetricsController, prometheus_config
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.ratelimit import RateLimitMiddleware
 from gateway.state import Resources
+from gateway.version import VERSION
 from services.core.db import create_engine, create_sessionmaker
 from services.core.jobs import create_arq_pool
 from services.core.settings import Settings
-
-VERSION = "0.1.0"
 
 
 def create_litestar(settings: Settings) -> Litestar:
@@ -45,6 +46,8 @@ def create_litestar(settings: Settings) -> Litestar:
     return Litestar(
         route_handlers=[
             AuthController,
+            ProductController,
+            SystemController,
             AdminController,
             HealthController,
             MetricsController,

@@ -35,10 +35,30 @@ class Schedule:
     slot_s: int
     minute: set[int] | int | None = None
     hour: set[int] | int | None = None
+    # Also enqueue once when the scheduler starts (deduplicated by the slot's job id).
+    at_startup: bool = False
 
 
 def schedules(settings: Settings) -> list[Schedule]:
+    every = settings.crawl.plan_interval_minutes
     return [
+        Schedule(
+            "plan-crawls",
+            "product.plan_crawls",
+            Queue.DEFAULT,
+            every * 60,
+            minute=set(range(0, 60, every)),
+            at_startup=True,
+        ),
+        Schedule(
+            "maintain-partitions",
+            "product.maintain_partitions",
+            Queue.LOW,
+            86_400,
+            minute=7,
+            hour=2,
+            at_startup=True,
+        ),
         Schedule("purge-tokens", "auth.purge_expired_tokens", Queue.LOW, 86_400, minute=17, hour=3),
     ]
 
@@ -76,7 +96,7 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
             minute=s.minute,
             hour=s.hour,
             unique=True,
-            run_at_startup=False,
+            run_at_startup=s.at_startup,
         )
         for s in schedules(settings)
     ]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from tasks import auth
+from tasks import auth, product
 from tasks.runtime import TaskDef
 
 ALL_TASKS: list[TaskDef] = [
     auth.purge_expired_tokens,
+    product.plan_crawls,
+    product.crawl_batch,
+    product.refresh_batch,
+    product.maintain_partitions,
 ]

@@ -21,6 +21,7 @@ from services.core.logging import bound
 from services.core.metrics import JOB_DURATION, JOB_RETRIES, JOBS
 from services.core.settings import Settings
 from services.core.uow import UnitOfWork, unit_of_work
+from services.product.apify.client import ApifyGateway
 
 logger = logging.getLogger("tasks")
 
@@ -33,6 +34,7 @@ class TaskContext:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     redis: ArqRedis
+    apify: ApifyGateway
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:

@@ -22,6 +22,7 @@ from services.core.heartbeat import beat, forget, worker_name
 from services.core.jobs import Queue, create_arq_pool, deserialize, queue_key, serialize
 from services.core.queue_stats import refresh_queue_gauges
 from services.core.settings import Settings
+from services.product.apify.client import ApifyGateway
 from tasks.registry import ALL_TASKS
 from tasks.runtime import TaskContext
 
@@ -78,7 +79,9 @@ async def run_workers(settings: Settings, queues: Sequence[Queue]) -> None:
     """Serve the given queues until SIGINT/SIGTERM, then stop taking jobs and exit."""
     engine = create_engine(settings)
     redis = await create_arq_pool(settings)
-    context = TaskContext(settings, engine, create_sessionmaker(engine), redis)
+    context = TaskContext(
+        settings, engine, create_sessionmaker(engine), redis, ApifyGateway(settings.apify)
+    )
     # A queue with no task registered yet has nothing to serve (ARQ refuses an empty worker).
     served = [q for q in queues if any(t.queue is q for t in ALL_TASKS)]
     caps = capacities(settings, served)

@@ -83,6 +83,9 @@ class ApifySettings(BaseModel):
     freshness_window_s: int = Field(default=3600, ge=0)
     # Times an ASIN may be missing from results before it is recorded as an error.
     max_missing_attempts: int = Field(default=3, ge=1)
+    # True when base_url points at the bundled simulator: the product then says its data is
+    # simulated. `shelfwatch up` sets it when it starts the simulator itself.
+    simulated: bool = False
 
 
 class CrawlScheduleSettings(BaseModel):
@@ -130,7 +133,8 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def uses_apify_simulator(self) -> bool:
+    def needs_apify_simulator(self) -> bool:
+        """No Apify configured at all: `shelfwatch up` starts the bundled simulator."""
         return not self.apify.base_url and not self.apify.token.get_secret_value()
 
 

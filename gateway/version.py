@@ -1,0 +1,3 @@
+"""The running version of Shelfwatch."""
+
+VERSION = "0.1.0"

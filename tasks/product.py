@@ -1,0 +1,49 @@
+"""Product module tasks: crawl planning, crawl batches, snapshot partition maintenance."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from services.core.jobs import Queue
+from services.product.crawl import CRAWL_BATCH_TASK, CrawlBatchRunner, CrawlPlanner
+from services.product.partitions import PartitionManager
+from tasks.runtime import TaskContext, task
+
+
+@task("product.plan_crawls", Queue.DEFAULT)
+async def plan_crawls(ctx: TaskContext) -> dict[str, Any]:
+    """Group every due product into batches and enqueue one crawl job per batch."""
+    async with ctx.unit_of_work() as uow:
+        result = await CrawlPlanner(uow, ctx.settings).plan()
+    return {"products": result.products, "runs": len(result.runs)}
+
+
+async def _crawl(ctx: TaskContext, run_id: str) -> dict[str, Any]:
+    runner = CrawlBatchRunner(ctx.unit_of_work, ctx.apify, ctx.settings)
+    return (await runner.run(uuid.UUID(run_id))).as_dict()
+
+
+@task(CRAWL_BATCH_TASK, Queue.DEFAULT)
+async def crawl_batch(ctx: TaskContext, run_id: str) -> dict[str, Any]:
+    """Crawl one planned batch through Apify and ingest its snapshots."""
+    return await _crawl(ctx, run_id)
+
+
+@task("product.refresh_batch", Queue.CRITICAL)
+async def refresh_batch(ctx: TaskContext, run_id: str) -> dict[str, Any]:
+    """A seller-initiated refresh: the same batch crawl, on the critical queue."""
+    return await _crawl(ctx, run_id)
+
+
+@task("product.maintain_partitions", Queue.LOW)
+async def maintain_partitions(ctx: TaskContext) -> dict[str, Any]:
+    """Create snapshot partitions ahead and drop those past the retention window."""
+    async with ctx.unit_of_work() as uow:
+        manager = PartitionManager(uow.session)
+        report = await manager.ensure_ahead(
+            datetime.now(UTC).date(), ctx.settings.crawl.partitions_ahead_months
+        )
+        dropped = await manager.drop_older_than(ctx.settings.crawl.retention_days)
+    return {"created": report.created, "moved_rows": report.moved_rows, "dropped": dropped}
