@@ -18,7 +18,7 @@ from services.product.apify.client import ApifyGateway
 from services.product.crawl import CrawlBatchRunner, CrawlPlanner, crawl_job_id
 from services.product.models import CrawlRun, ListingVersion, Product, Snapshot
 from simulator.server import SimulatorServer
-from tests.integration.product.conftest import seed_tracked
+from tests.factories import seed_tracked
 
 pytestmark = pytest.mark.asyncio
 UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]

@@ -1,0 +1,92 @@
+"""End-to-end fixtures: real gateway, worker, scheduler and simulator processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.core.embedded import free_port
+from services.core.settings import Settings
+from tests.conftest import reset_state
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_port(port: int, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on port {port} after {timeout_s}s")
+
+
+@dataclass
+class Stack:
+    """Starts `shelfwatch` subcommands as real processes sharing one environment."""
+
+    env: dict[str, str]
+    logs: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, name: str, *args: str, extra_env: dict[str, str] | None = None) -> None:
+        with (self.logs / f"{name}.log").open("ab") as out:
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "cli.main", *args],
+                cwd=ROOT,
+                env={**self.env, **(extra_env or {})},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text()
+
+    def stop(self, name: str, timeout_s: float = 20) -> int:
+        process = self.processes.pop(name)
+        process.terminate()
+        try:
+            return process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+
+
+@pytest.fixture(autouse=True)
+async def _isolate(engine: AsyncEngine, settings: Settings) -> None:
+    await reset_state(engine, settings)
+
+
+@pytest.fixture
+def stack(settings: Settings, tmp_path: Path) -> Iterator[Stack]:
+    sim_port = free_port()
+    env = {
+        **os.environ,
+        "SHELFWATCH_ENVIRONMENT": "test",
+        "SHELFWATCH_DATABASE__URL": settings.database.url,
+        "SHELFWATCH_REDIS__URL": settings.redis.url,
+        "SHELFWATCH_AUTH__JWT_SECRET": settings.auth.jwt_secret.get_secret_value(),
+        "SHELFWATCH_APIFY__BASE_URL": f"http://127.0.0.1:{sim_port}",
+        "SHELFWATCH_APIFY__TOKEN": "e2e-token",
+        "SHELFWATCH_APIFY__SIMULATED": "true",
+        "SHELFWATCH_QUEUE__METRICS_PORT": "0",
+        "SHELFWATCH_SIM_PORT": str(sim_port),
+    }
+    stack = Stack(env=env, logs=tmp_path)
+    yield stack
+    stack.stop_all()
