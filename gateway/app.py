@@ -18,7 +18,7 @@ from gateway.controllers.health import HealthController
 from gateway.controllers.product import ProductController
 from gateway.controllers.system import SystemController
 from gateway.dependencies import DEPENDENCIES
-from gateway.middleware import RequestContextMiddleware
+from gateway.middleware import RequestContextMiddleware, trusted_networks
 from gateway.observability import MetricsController, prometheus_config
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.ratelimit import RateLimitMiddleware
@@ -76,7 +76,7 @@ def wrap_edge(app: Litestar, settings: Settings) -> ASGIApp:
     """Request ids, access log, security headers and rate limits outside the router, so that
     unknown routes and refused calls carry them too."""
     limited = RateLimitMiddleware(app, settings)
-    return RequestContextMiddleware(limited, frozenset(settings.http.trusted_proxies))
+    return RequestContextMiddleware(limited, trusted_networks(settings.http.trusted_proxies))
 
 
 def create_app(settings: Settings) -> ASGIApp:

@@ -29,11 +29,27 @@ SECURITY_HEADERS = {
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
 
-def client_ip(scope: Scope, trusted_proxies: frozenset[str]) -> str:
+TrustedProxies = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+def trusted_networks(entries: list[str]) -> TrustedProxies:
+    """Operator-given proxy addresses or networks ("127.0.0.1", "172.16.0.0/12")."""
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+def _is_trusted(address: str, trusted: TrustedProxies) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
+def client_ip(scope: Scope, trusted_proxies: TrustedProxies) -> str:
     """The caller's address; X-Forwarded-For counts only when the peer is a trusted proxy."""
     peer = scope.get("client")
     peer_ip = peer[0] if peer else "unknown"
-    if peer_ip in trusted_proxies:
+    if _is_trusted(peer_ip, trusted_proxies):
         for name, value in scope.get("headers", []):
             if name == b"x-forwarded-for":
                 candidate = value.decode("latin-1").split(",")[-1].strip()
@@ -57,7 +73,7 @@ def incoming_request_id(scope: Scope) -> str:
 class RequestContextMiddleware:
     """Binds the request id, echoes it, and writes one access-log line per request."""
 
-    def __init__(self, app: ASGIApp, trusted_proxies: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, trusted_proxies: TrustedProxies) -> None:
         self.app = app
         self.trusted_proxies = trusted_proxies
 
