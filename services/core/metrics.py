@@ -40,4 +40,9 @@ CRAWL_RUN_DURATION = Histogram(
     buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1200),
 )
 
+ALERT_EVENTS = Counter("shelfwatch_alert_events_total", "Alert events stored", ["rule", "severity"])
+ALERT_DELIVERIES = Counter(
+    "shelfwatch_alert_deliveries_total", "Notification delivery attempts", ["kind", "outcome"]
+)
+
 AUTH_EVENTS = Counter("shelfwatch_auth_events_total", "Authentication events", ["event"])

@@ -96,6 +96,28 @@ class CrawlScheduleSettings(BaseModel):
     partitions_ahead_months: int = Field(default=3, ge=1, le=24)
 
 
+class AlertSettings(BaseModel):
+    # A (tracked product, rule) that fired stays quiet for this long.
+    rearm_window_s: int = Field(default=6 * 3600, ge=0, le=30 * 86_400)
+    daily_cap_per_seller: int = Field(default=200, ge=1, le=100_000)
+    digest_hour_utc: int = Field(default=7, ge=0, le=23)
+    # Outbound webhooks to private, loopback or link-local addresses are refused unless allowed.
+    allow_private_targets: bool = False
+    delivery_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    delivery_max_tries: int = Field(default=6, ge=1, le=20)
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65_535)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = "shelfwatch@localhost"
+    smtp_starttls: bool = True
+
+
+class CacheSettings(BaseModel):
+    # Read models live 24-48 h; ingest refreshes or invalidates them long before.
+    ttl_s: int = Field(default=36 * 3600, ge=60, le=7 * 86_400)
+
+
 class Settings(BaseSettings):
     """Every setting of every Shelfwatch process."""
 
@@ -116,6 +138,8 @@ class Settings(BaseSettings):
     queue: QueueSettings = Field(default_factory=QueueSettings)
     apify: ApifySettings = Field(default_factory=ApifySettings)
     crawl: CrawlScheduleSettings = Field(default_factory=CrawlScheduleSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -1,0 +1,62 @@
+"""Outbound URL safety: only public http(s) hosts, unless an operator allows private ones."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from services.core.errors import FieldError, InvalidInput
+
+
+class UnsafeTarget(InvalidInput):
+    code = "unsafe_target"
+
+
+def _refused(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_reserved
+        or ip.is_multicast
+        or ip.is_unspecified
+    )
+
+
+async def check_url(url: str, allow_private: bool, field: str = "target") -> None:
+    """Refuse non-http(s) URLs, and hosts that resolve to private, loopback or link-local
+    addresses (every address the name resolves to is checked)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UnsafeTarget(
+            "Only http(s) URLs with a host are accepted",
+            field_errors=[FieldError(field, "must be an http(s) URL")],
+        )
+    if parts.username or parts.password:
+        raise UnsafeTarget(
+            "Credentials in the URL are not accepted",
+            field_errors=[FieldError(field, "remove user:password@")],
+        )
+    if allow_private:
+        return
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            parts.hostname,
+            parts.port or (443 if parts.scheme == "https" else 80),
+            type=socket.SOCK_STREAM,
+        )
+    except socket.gaierror as exc:
+        raise UnsafeTarget(
+            f"The host {parts.hostname!r} does not resolve",
+            field_errors=[FieldError(field, "host does not resolve")],
+        ) from exc
+    if any(_refused(str(info[4][0])) for info in infos):
+        raise UnsafeTarget(
+            "The URL points at a private, loopback or link-local address",
+            field_errors=[FieldError(field, "private and loopback addresses are refused")],
+        )

@@ -1,0 +1,255 @@
+"""Change detection rules: pure functions from two good snapshots to events.
+
+Only snapshots with status ``ok`` reach these rules, so a failed, blocked or partial crawl can
+never raise a false change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from services.alerts.thresholds import Rule, Severity, Thresholds
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """The values of one good snapshot (and its listing) that the rules compare."""
+
+    price: Decimal | None
+    buybox_price: Decimal | None
+    buybox_seller: str | None
+    in_stock: bool | None
+    rating: Decimal | None
+    review_count: int | None
+    bsr: Sequence[Mapping[str, Any]]
+    title: str | None = None
+    bullets: Sequence[str] = ()
+    images: Sequence[str] = ()
+    currency: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    rule: Rule
+    severity: Severity
+    old: Any
+    new: Any
+    change: Any
+    threshold: Any
+    message: str
+
+
+def _pct(old: Decimal, new: Decimal) -> Decimal:
+    return (new - old) / old * 100 if old else Decimal(0)
+
+
+def _money(value: Decimal | None, currency: str | None) -> str:
+    return f"{value} {currency or ''}".strip()
+
+
+def price_change(old: State, new: State, t: Thresholds, role: str) -> list[Event]:
+    if old.price is None or new.price is None or old.price == 0:
+        return []
+    delta = new.price - old.price
+    pct = _pct(old.price, new.price)
+    if abs(pct) <= t.price_change_pct or abs(delta) < t.min_price_delta:
+        return []
+    severity = Severity.CRITICAL if abs(pct) >= t.price_change_pct * 3 else Severity.WARNING
+    direction = "dropped" if delta < 0 else "rose"
+    return [
+        Event(
+            Rule.PRICE_CHANGE,
+            severity,
+            str(old.price),
+            str(new.price),
+            f"{pct:+.1f}%",
+            f"{t.price_change_pct}%",
+            f"Price {direction} {abs(pct):.1f}% from {_money(old.price, old.currency)} "
+            f"to {_money(new.price, new.currency)}",
+        )
+    ]
+
+
+def buybox_price_change(old: State, new: State, t: Thresholds, role: str) -> list[Event]:
+    if old.buybox_price is None or new.buybox_price is None:
+        return []
+    delta = new.buybox_price - old.buybox_price
+    if abs(delta) < max(t.min_price_delta, Decimal("0.01")):
+        return []
+    pct = _pct(old.buybox_price, new.buybox_price)
+    return [
+        Event(
+            Rule.BUYBOX_PRICE_CHANGE,
+            Severity.INFO,
+            str(old.buybox_price),
+            str(new.buybox_price),
+            f"{pct:+.1f}%",
+            str(t.min_price_delta),
+            f"Buy Box price moved {pct:+.1f}% to {_money(new.buybox_price, new.currency)}",
+        )
+    ]
+
+
+def buybox_seller(old: State, new: State, t: Thresholds, role: str) -> list[Event]:
+    if not old.buybox_seller or not new.buybox_seller or old.buybox_seller == new.buybox_seller:
+        return []
+    mine = (t.my_seller_name or "").strip().lower()
+    was_mine = old.buybox_seller.strip().lower() == mine
+    is_mine = new.buybox_seller.strip().lower() == mine
+    if mine and was_mine and not is_mine:
+        rule, severity = Rule.BUYBOX_LOST, Severity.CRITICAL
+        message = f"Buy Box lost to {new.buybox_seller}"
+    elif mine and is_mine and not was_mine:
+        rule, severity = Rule.BUYBOX_WON, Severity.INFO
+        message = f"Buy Box won back from {old.buybox_seller}"
+    else:
+        rule = Rule.BUYBOX_SELLER_CHANGED
+        severity = Severity.WARNING if role == "own" else Severity.INFO
+        message = f"Buy Box moved from {old.buybox_seller} to {new.buybox_seller}"
+    return [Event(rule, severity, old.buybox_seller, new.buybox_seller, None, None, message)]
+
+
+def bsr_change(old: State, new: State, t: Thresholds, role: str) -> list[Event]:
+    """Every subcategory (not the main category, whose rank swings by nature) compared."""
+    before = {str(e["category"]): int(e["rank"]) for e in list(old.bsr)[1:]}
+    events = []
+    for entry in list(new.bsr)[1:]:
+        category, rank = str(entry["category"]), int(entry["rank"])
+        previous = before.get(category)
+        if previous is None or previous == 0:
+            continue
+        pct = _pct(Decimal(previous), Decimal(rank))
+        if abs(pct) <= t.bsr_change_pct or abs(rank - previous) < t.min_bsr_delta:
+            continue
+        worse = rank > previous
+        events.append(
+            Event(
+                Rule.BSR_CHANGE,
+                Severity.WARNING if worse and role == "own" else Severity.INFO,
+                {"category": category, "rank": previous},
+                {"category": category, "rank": rank},
+                f"{pct:+.1f}%",
+                f"{t.bsr_change_pct}%",
+                f"Best Sellers Rank in {category} {'fell' if worse else 'improved'} "
+                f"from #{previous:,} to #{rank:,}",
+            )
+        )
+    return events
+
+
+def rating_drop(old: State, new: State, t: Thresholds, role: str) -> list[Event]:
+    if old.rating is None or new.rating is None or old.rating - new.rating < t.rating_drop:
+        return []
+    return [
+        Event(
+            Rule.RATING_DROP,
+            Severity.WARNING,
+            str(old.rating),
+            str(new.rating),
+            str(new.rating - old.rating),
+            str(t.rating_drop),
+            f"Rating dropped from {old.rating} to {new.rating}",
+        )
+    ]
+
+
+def reviews_removed(old: State, new: State, t: Thresholds, role: str) -> list[Event]:
+    if old.review_count is None or new.review_count is None:
+        return []
+    removed = old.review_count - new.review_count
+    if removed < t.min_reviews_removed:
+        return []
+    return [
+        Event(
+            Rule.REVIEWS_REMOVED,
+            Severity.WARNING,
+            old.review_count,
+            new.review_count,
+            -removed,
+            t.min_reviews_removed,
+            f"{removed} review(s) removed ({old.review_count:,} → {new.review_count:,})",
+        )
+    ]
+
+
+def stock(old: State, new: State, t: Thresholds, role: str) -> list[Event]:
+    if old.in_stock is None or new.in_stock is None or old.in_stock == new.in_stock:
+        return []
+    if not new.in_stock:
+        severity = Severity.CRITICAL if role == "own" else Severity.INFO
+        return [Event(Rule.OUT_OF_STOCK, severity, True, False, None, None, "Out of stock")]
+    return [Event(Rule.BACK_IN_STOCK, Severity.INFO, False, True, None, None, "Back in stock")]
+
+
+def listing_changed(old: State, new: State, t: Thresholds, role: str) -> list[Event]:
+    changed = [
+        name
+        for name, a, b in (
+            ("title", old.title, new.title),
+            ("bullets", list(old.bullets), list(new.bullets)),
+            ("images", list(old.images), list(new.images)),
+        )
+        if a != b and not (name == "title" and (a is None or b is None))
+    ]
+    if not changed:
+        return []
+    return [
+        Event(
+            Rule.LISTING_CHANGED,
+            Severity.WARNING if role == "own" else Severity.INFO,
+            {k: getattr(old, k) if k == "title" else len(getattr(old, k)) for k in changed},
+            {k: getattr(new, k) if k == "title" else len(getattr(new, k)) for k in changed},
+            changed,
+            None,
+            f"Listing changed: {', '.join(changed)}",
+        )
+    ]
+
+
+RULES = {
+    Rule.PRICE_CHANGE: price_change,
+    Rule.BUYBOX_PRICE_CHANGE: buybox_price_change,
+    Rule.BUYBOX_SELLER_CHANGED: buybox_seller,
+    Rule.BSR_CHANGE: bsr_change,
+    Rule.RATING_DROP: rating_drop,
+    Rule.REVIEWS_REMOVED: reviews_removed,
+    Rule.OUT_OF_STOCK: stock,
+    Rule.LISTING_CHANGED: listing_changed,
+}
+
+
+def detect(old: State, new: State, thresholds: Thresholds, role: str) -> list[Event]:
+    """Every event between two consecutive good snapshots of one tracked product."""
+    events: list[Event] = []
+    for rule_fn in RULES.values():
+        events.extend(e for e in rule_fn(old, new, thresholds, role) if thresholds.enabled(e.rule))
+    return events
+
+
+def undercut(
+    competitor_price: Decimal | None,
+    previous_competitor_price: Decimal | None,
+    own_price: Decimal | None,
+    thresholds: Thresholds,
+    own_label: str,
+) -> Event | None:
+    """A competitor's price newly below the seller's own product's price."""
+    if competitor_price is None or own_price is None or competitor_price >= own_price:
+        return None
+    if previous_competitor_price is not None and previous_competitor_price < own_price:
+        return None  # already undercutting: not news
+    if own_price - competitor_price < thresholds.min_price_delta:
+        return None
+    pct = _pct(own_price, competitor_price)
+    return Event(
+        Rule.COMPETITOR_UNDERCUT,
+        Severity.CRITICAL,
+        str(own_price),
+        str(competitor_price),
+        f"{pct:+.1f}%",
+        str(thresholds.min_price_delta),
+        f"A competitor now sells {abs(pct):.1f}% below your {own_label}",
+    )

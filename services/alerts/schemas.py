@@ -1,0 +1,105 @@
+"""Request and response types of the alerts module."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.alerts.thresholds import Severity
+
+T = TypeVar("T")
+ChannelKind = Literal["webhook", "slack", "email", "apprise"]
+ChannelMode = Literal["immediate", "digest"]
+
+
+class ChannelCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    kind: ChannelKind
+    target: str = Field(
+        min_length=3,
+        max_length=2000,
+        description="Webhook or Slack URL, an email address, or an Apprise URL",
+    )
+    min_severity: Severity = Severity.WARNING
+    mode: ChannelMode = "immediate"
+
+
+class ChannelUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    target: str | None = Field(default=None, min_length=3, max_length=2000)
+    min_severity: Severity | None = None
+    mode: ChannelMode | None = None
+    is_active: bool | None = None
+
+
+class ChannelRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    kind: str
+    target: str
+    min_severity: str
+    mode: str
+    is_active: bool
+    created_at: datetime
+
+
+class ChannelCreated(ChannelRead):
+    signing_secret: str | None = Field(
+        default=None, description="HMAC key of a webhook channel; shown only once"
+    )
+
+
+class AlertRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    tracked_product_id: uuid.UUID
+    rule: str
+    severity: str
+    message: str
+    old_value: Any
+    new_value: Any
+    change: Any
+    threshold: Any
+    crawl_run_id: uuid.UUID
+    snapshot_captured_at: datetime
+    created_at: datetime
+    read_at: datetime | None
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class MarkRead(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[uuid.UUID] | None = Field(
+        default=None, max_length=500, description="Omit to mark every alert read"
+    )
+
+
+class DeliveryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    channel_id: uuid.UUID
+    kind: str
+    status: str
+    attempts: int
+    last_error: str | None
+    response_status: int | None
+    created_at: datetime
+    sent_at: datetime | None
