@@ -60,6 +60,14 @@ def schedules(settings: Settings) -> list[Schedule]:
             at_startup=True,
         ),
         Schedule("purge-tokens", "auth.purge_expired_tokens", Queue.LOW, 86_400, minute=17, hour=3),
+        Schedule(
+            "alert-digests",
+            "alerts.send_digests",
+            Queue.CRITICAL,
+            86_400,
+            minute=0,
+            hour=settings.alerts.digest_hour_utc,
+        ),
     ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks import auth, product
+from tasks import alerts, auth, product
 from tasks.runtime import TaskDef
 
 ALL_TASKS: list[TaskDef] = [
@@ -11,4 +11,7 @@ ALL_TASKS: list[TaskDef] = [
     product.crawl_batch,
     product.refresh_batch,
     product.maintain_partitions,
+    alerts.detect_changes,
+    alerts.deliver,
+    alerts.send_digests,
 ]

@@ -26,7 +26,9 @@ def _url() -> str:
     return async_url(url)
 
 
-def _include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+def _include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
     # Monthly snapshot partitions are made by the maintenance job, not declared in the models.
     return not (type_ in ("table", "index") and name is not None and name.startswith("snapshots_"))
 

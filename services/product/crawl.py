@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 CRAWL_BATCH_TASK = "product.crawl_batch"
 # Jobs enqueued after each ingested batch, with the crawl run id: change detection and cache
 # refresh register here instead of being called inline by the crawler.
-AFTER_INGEST_TASKS: list[str] = []
+AFTER_INGEST_TASKS: list[str] = ["alerts.detect_changes"]
 
 UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 
