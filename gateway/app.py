@@ -13,6 +13,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.types import ASGIApp
 
 from gateway.controllers.admin import AdminController
+from gateway.controllers.alerts import AlertController, ChannelController
 from gateway.controllers.auth import AuthController
 from gateway.controllers.health import HealthController
 from gateway.controllers.product import ProductController
@@ -48,6 +49,8 @@ def create_litestar(settings: Settings) -> Litestar:
             AuthController,
             ProductController,
             SystemController,
+            AlertController,
+            ChannelController,
             AdminController,
             HealthController,
             MetricsController,

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.alerts.thresholds import Thresholds
 from services.product.marketplaces import Marketplace
 from services.product.models import Frequency, TrackingRole
 
@@ -30,6 +31,7 @@ class TrackedProductCreate(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=20)
     role: TrackingRole = TrackingRole.OWN
     frequency: Frequency = Frequency.DAILY
+    thresholds: Thresholds = Field(default_factory=Thresholds)
 
 
 class BsrEntryRead(BaseModel):
@@ -93,3 +95,111 @@ def tracked_read(
         last_crawl_status=product.last_status,
         data_source=data_source,
     )
+
+
+class TrackedProductUpdate(BaseModel):
+    """Settings a seller may change on a tracking; absent fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alias: str | None = Field(default=None, max_length=200)
+    tags: list[str] | None = Field(default=None, max_length=20)
+    role: TrackingRole | None = None
+    frequency: Frequency | None = None
+    thresholds: Thresholds | None = None
+
+
+class TrackedProductRow(BaseModel):
+    """One line of the seller's product list."""
+
+    id: uuid.UUID
+    product_id: int
+    marketplace: str
+    asin: str
+    alias: str | None
+    title: str | None
+    tags: list[str]
+    role: str
+    frequency: str
+    is_active: bool
+    currency: str | None
+    price: Decimal | None
+    buybox_price: Decimal | None
+    in_stock: bool | None
+    rating: Decimal | None
+    review_count: int | None
+    main_bsr: BsrEntryRead | None
+    price_change_7d_pct: Decimal | None
+    last_crawl_status: str | None
+    as_of: datetime | None
+
+
+class ListingRead(BaseModel):
+    captured_at: datetime
+    title: str | None
+    brand: str | None
+    bullets: list[str]
+    description: str | None
+    images: list[str]
+    video_count: int
+    category_path: list[str]
+
+
+class ListingVersionRead(ListingRead):
+    id: int
+    changes: dict[str, Any] = Field(
+        default_factory=dict, description="What changed against the previous version"
+    )
+
+
+class TrackedProductDetail(TrackedProductRead):
+    thresholds: Thresholds
+    listing: ListingRead | None = None
+    recent_alerts: list[dict[str, Any]] = Field(default_factory=list)
+    last_crawled_at: datetime | None = None
+
+
+class SeriesPoint(BaseModel):
+    t: datetime
+    v: Any
+
+
+class HistoryRead(BaseModel):
+    metric: str
+    start: datetime
+    end: datetime
+    currency: str | None
+    series: dict[str, list[SeriesPoint]]
+    as_of: datetime | None
+
+
+class BulkTrackItem(TrackedProductCreate):
+    pass
+
+
+class BulkTrackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[dict[str, Any]] = Field(min_length=1, max_length=100)
+
+
+class BulkLineResult(BaseModel):
+    line: int
+    product: str | None
+    result: str  # tracked | already_tracked | invalid
+    reason: str | None = None
+    tracked_product_id: uuid.UUID | None = None
+
+
+class BulkTrackResult(BaseModel):
+    tracked: int
+    already_tracked: int
+    invalid: int
+    lines: list[BulkLineResult]
+
+
+class RefreshAccepted(BaseModel):
+    status: str  # queued | already_queued | fresh
+    job_id: str | None = None
+    crawl_run_id: uuid.UUID | None = None
+    as_of: datetime | None = None

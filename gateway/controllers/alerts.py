@@ -1,0 +1,160 @@
+"""Alerts routes: in-app alerts, notification channels, deliveries."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from litestar import Controller, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, Parameter
+
+from gateway.dependencies import CurrentUser, resources
+from services.alerts.schemas import (
+    AlertRead,
+    ChannelCreate,
+    ChannelCreated,
+    ChannelRead,
+    ChannelUpdate,
+    DeliveryRead,
+    MarkRead,
+    Page,
+)
+from services.alerts.service import AlertService
+from services.alerts.thresholds import Rule, Severity
+from services.core.uow import UnitOfWork
+
+MAX_PAGE = 100
+Limit = Annotated[int, Parameter(ge=1, le=MAX_PAGE, default=50)]
+Offset = Annotated[int, Parameter(ge=0, le=1_000_000, default=0)]
+
+
+async def provide_alert_service(state: State, uow: NamedDependency[UnitOfWork]) -> AlertService:
+    return AlertService(uow, resources(state).settings.alerts)
+
+
+class AlertController(Controller):
+    path = "/api/v1/alerts"
+    tags = ["alerts"]
+    dependencies = {"alert_service": Provide(provide_alert_service)}
+
+    @get("/")
+    async def list_alerts(
+        self,
+        current_user: NamedDependency[CurrentUser],
+        alert_service: NamedDependency[AlertService],
+        limit: Limit,
+        offset: Offset,
+        unread: bool | None = None,
+        severity: Severity | None = None,
+        rule: Rule | None = None,
+        tracked_product_id: uuid.UUID | None = None,
+    ) -> Page[AlertRead]:
+        """The seller's alerts, newest first, filtered by read state, severity, rule, product."""
+        return await alert_service.list_alerts(
+            current_user.user.id,
+            unread=unread,
+            severity=severity.value if severity else None,
+            rule=rule.value if rule else None,
+            tracked_product_id=tracked_product_id,
+            limit=limit,
+            offset=offset,
+        )
+
+    @get("/unread-count")
+    async def unread_count(
+        self,
+        current_user: NamedDependency[CurrentUser],
+        alert_service: NamedDependency[AlertService],
+    ) -> dict[str, int]:
+        """How many alerts are unread."""
+        return {"unread": await alert_service.unread_count(current_user.user.id)}
+
+    @post("/read", status_code=200)
+    async def mark_read(
+        self,
+        data: JSONBody[MarkRead],
+        current_user: NamedDependency[CurrentUser],
+        alert_service: NamedDependency[AlertService],
+    ) -> dict[str, int]:
+        """Mark the given alerts read, or all of them without ids."""
+        return {"marked": await alert_service.mark_read(current_user.user.id, data.ids)}
+
+
+class ChannelController(Controller):
+    path = "/api/v1/channels"
+    tags = ["notifications"]
+    dependencies = {"alert_service": Provide(provide_alert_service)}
+
+    @get("/")
+    async def list_channels(
+        self,
+        current_user: NamedDependency[CurrentUser],
+        alert_service: NamedDependency[AlertService],
+    ) -> list[ChannelRead]:
+        """The seller's notification channels."""
+        return await alert_service.list_channels(current_user.user.id)
+
+    @post("/", status_code=201)
+    async def create_channel(
+        self,
+        data: JSONBody[ChannelCreate],
+        current_user: NamedDependency[CurrentUser],
+        alert_service: NamedDependency[AlertService],
+    ) -> ChannelCreated:
+        """Add a webhook, Slack, email or Apprise channel (a webhook's secret is shown once)."""
+        return await alert_service.create_channel(current_user.user.id, data)
+
+    @get("/{channel_id:uuid}")
+    async def get_channel(
+        self,
+        channel_id: FromPath[uuid.UUID],
+        current_user: NamedDependency[CurrentUser],
+        alert_service: NamedDependency[AlertService],
+    ) -> ChannelRead:
+        """One channel."""
+        return await alert_service.get_channel(current_user.user.id, channel_id)
+
+    @patch("/{channel_id:uuid}")
+    async def update_channel(
+        self,
+        channel_id: FromPath[uuid.UUID],
+        data: JSONBody[ChannelUpdate],
+        current_user: NamedDependency[CurrentUser],
+        alert_service: NamedDependency[AlertService],
+    ) -> ChannelRead:
+        """Change a channel's name, target, severity filter, mode or state."""
+        return await alert_service.update_channel(current_user.user.id, channel_id, data)
+
+    @delete("/{channel_id:uuid}", status_code=204)
+    async def delete_channel(
+        self,
+        channel_id: FromPath[uuid.UUID],
+        current_user: NamedDependency[CurrentUser],
+        alert_service: NamedDependency[AlertService],
+    ) -> None:
+        """Remove a channel and its delivery records."""
+        await alert_service.delete_channel(current_user.user.id, channel_id)
+
+    @post("/{channel_id:uuid}/test", status_code=202)
+    async def test_channel(
+        self,
+        channel_id: FromPath[uuid.UUID],
+        current_user: NamedDependency[CurrentUser],
+        alert_service: NamedDependency[AlertService],
+    ) -> DeliveryRead:
+        """Queue a test notification; poll the deliveries for its outcome."""
+        return await alert_service.send_test(current_user.user.id, channel_id)
+
+    @get("/deliveries")
+    async def deliveries(
+        self,
+        current_user: NamedDependency[CurrentUser],
+        alert_service: NamedDependency[AlertService],
+        limit: Limit,
+        offset: Offset,
+        channel_id: uuid.UUID | None = None,
+    ) -> Page[DeliveryRead]:
+        """Delivery records with their outcome, newest first."""
+        return await alert_service.list_deliveries(current_user.user.id, channel_id, limit, offset)
