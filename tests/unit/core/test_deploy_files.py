@@ -17,11 +17,18 @@ def test_compose_services_run_real_subcommands() -> None:
     spec = yaml.safe_load(COMPOSE.read_text())
     subcommands = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
     app_services = {
-        name: svc for name, svc in spec["services"].items() if svc.get("image") == "shelfwatch:latest"
+        name: svc
+        for name, svc in spec["services"].items()
+        if svc.get("image") == "shelfwatch:latest"
     }
-    assert {"gateway", "worker-critical", "worker-default", "worker-low", "scheduler", "migrate"} <= set(
-        app_services
-    )
+    assert {
+        "gateway",
+        "worker-critical",
+        "worker-default",
+        "worker-low",
+        "scheduler",
+        "migrate",
+    } <= set(app_services)
     for name, svc in app_services.items():
         assert svc["command"][0] in subcommands, name
     queues = {svc["command"][2] for n, svc in app_services.items() if n.startswith("worker-")}
@@ -29,7 +36,9 @@ def test_compose_services_run_real_subcommands() -> None:
 
 
 def test_compose_settings_are_documented_in_env_example() -> None:
-    documented = set(re.findall(r"^(SHELFWATCH_[A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    documented = set(
+        re.findall(r"^(SHELFWATCH_[A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M)
+    )
     used = set(re.findall(r"\b(SHELFWATCH_[A-Z_]+):", COMPOSE.read_text()))
     used.discard("SHELFWATCH_DOMAIN")  # Caddy's, not the product's
     assert used <= documented, used - documented
