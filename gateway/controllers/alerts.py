@@ -8,7 +8,7 @@ from typing import Annotated
 from litestar import Controller, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from gateway.dependencies import CurrentUser, resources
 from services.alerts.schemas import (
@@ -26,8 +26,8 @@ from services.alerts.thresholds import Rule, Severity
 from services.core.uow import UnitOfWork
 
 MAX_PAGE = 100
-Limit = Annotated[int, Parameter(ge=1, le=MAX_PAGE, default=50)]
-Offset = Annotated[int, Parameter(ge=0, le=1_000_000, default=0)]
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)]
+Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000)]
 
 
 async def provide_alert_service(state: State, uow: NamedDependency[UnitOfWork]) -> AlertService:
@@ -44,12 +44,12 @@ class AlertController(Controller):
         self,
         current_user: NamedDependency[CurrentUser],
         alert_service: NamedDependency[AlertService],
-        limit: Limit,
-        offset: Offset,
-        unread: bool | None = None,
-        severity: Severity | None = None,
-        rule: Rule | None = None,
-        tracked_product_id: uuid.UUID | None = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+        unread: FromQuery[bool | None] = None,
+        severity: FromQuery[Severity | None] = None,
+        rule: FromQuery[Rule | None] = None,
+        tracked_product_id: FromQuery[uuid.UUID | None] = None,
     ) -> Page[AlertRead]:
         """The seller's alerts, newest first, filtered by read state, severity, rule, product."""
         return await alert_service.list_alerts(
@@ -152,9 +152,9 @@ class ChannelController(Controller):
         self,
         current_user: NamedDependency[CurrentUser],
         alert_service: NamedDependency[AlertService],
-        limit: Limit,
-        offset: Offset,
-        channel_id: uuid.UUID | None = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+        channel_id: FromQuery[uuid.UUID | None] = None,
     ) -> Page[DeliveryRead]:
         """Delivery records with their outcome, newest first."""
         return await alert_service.list_deliveries(current_user.user.id, channel_id, limit, offset)

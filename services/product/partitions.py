@@ -69,7 +69,10 @@ class PartitionManager:
     async def _create(self, name: str, start: date, end: date) -> int:
         # Rows of this month in the default partition would make a plain CREATE ... PARTITION OF
         # fail, so build the table, move them in, then attach it.
-        bounds = {"start": start.isoformat(), "end": end.isoformat()}
+        bounds = {
+            "start": datetime(start.year, start.month, 1, tzinfo=UTC),
+            "end": datetime(end.year, end.month, 1, tzinfo=UTC),
+        }
         await self.session.execute(
             text(f'CREATE TABLE "{name}" (LIKE {PARENT} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)')
         )
@@ -85,7 +88,8 @@ class PartitionManager:
         await self.session.execute(
             text(
                 f'ALTER TABLE {PARENT} ATTACH PARTITION "{name}" '
-                f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+                f"FOR VALUES FROM ('{start.isoformat()} 00:00:00+00') "
+                f"TO ('{end.isoformat()} 00:00:00+00')"
             )
         )
         count = int(getattr(moved, "rowcount", 0) or 0)
