@@ -4,6 +4,6 @@ from __future__ import annotations
 
 
 def import_all_models() -> None:
+    import services.alerts.models
     import services.auth.models
-    import services.alerts.models  # noqa: F401
     import services.product.models  # noqa: F401

@@ -7,8 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.core.jobs import Queue
-from services.product.crawl import CRAWL_BATCH_TASK, CrawlBatchRunner, CrawlPlanner
+from services.product.crawl import (
+    CRAWL_BATCH_TASK,
+    REFRESH_BATCH_TASK,
+    CrawlBatchRunner,
+    CrawlPlanner,
+)
 from services.product.partitions import PartitionManager
+from services.product.read_models import refresh_after_ingest
 from tasks.runtime import TaskContext, task
 
 
@@ -31,10 +37,17 @@ async def crawl_batch(ctx: TaskContext, run_id: str) -> dict[str, Any]:
     return await _crawl(ctx, run_id)
 
 
-@task("product.refresh_batch", Queue.CRITICAL)
+@task(REFRESH_BATCH_TASK, Queue.CRITICAL)
 async def refresh_batch(ctx: TaskContext, run_id: str) -> dict[str, Any]:
     """A seller-initiated refresh: the same batch crawl, on the critical queue."""
     return await _crawl(ctx, run_id)
+
+
+@task("product.refresh_read_models", Queue.DEFAULT)
+async def refresh_read_models(ctx: TaskContext, run_id: str) -> dict[str, Any]:
+    """Write the new latest states into the cache and invalidate the affected sellers' lists."""
+    async with ctx.unit_of_work() as uow:
+        return await refresh_after_ingest(uow, ctx.redis, ctx.settings, uuid.UUID(run_id))
 
 
 @task("product.maintain_partitions", Queue.LOW)

@@ -11,6 +11,7 @@ ALL_TASKS: list[TaskDef] = [
     product.crawl_batch,
     product.refresh_batch,
     product.maintain_partitions,
+    product.refresh_read_models,
     alerts.detect_changes,
     alerts.deliver,
     alerts.send_digests,

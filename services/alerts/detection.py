@@ -150,7 +150,7 @@ class ChangeDetector:
         if not competitors:
             return []
         own: dict[tuple[uuid.UUID, str], list[tuple[str, Decimal]]] = defaultdict(list)
-        for row in await self.alerts.own_prices_by_tag({t.user_id for t in competitors}):
+        for row in await self.alerts.own_prices_by_tag(list({t.user_id for t in competitors})):
             if row["price"] is not None:
                 label = row["alias"] or row["asin"]
                 own[(row["user_id"], row["tag"])].append((label, row["price"]))

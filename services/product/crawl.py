@@ -37,15 +37,17 @@ from services.product.repository import CrawlRunRepository, ProductRepository
 logger = logging.getLogger(__name__)
 
 CRAWL_BATCH_TASK = "product.crawl_batch"
+# The same batch crawl for a seller's on-demand refresh, served by the critical queue.
+REFRESH_BATCH_TASK = "product.refresh_batch"
 # Jobs enqueued after each ingested batch, with the crawl run id: change detection and cache
 # refresh register here instead of being called inline by the crawler.
-AFTER_INGEST_TASKS: list[str] = ["alerts.detect_changes"]
+AFTER_INGEST_TASKS: list[str] = ["alerts.detect_changes", "product.refresh_read_models"]
 
 UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 
 
-def crawl_job_id(run_id: uuid.UUID) -> str:
-    return f"{CRAWL_BATCH_TASK}:{run_id}"
+def crawl_job_id(run_id: uuid.UUID, task: str = CRAWL_BATCH_TASK) -> str:
+    return f"{task}:{run_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +99,10 @@ class CrawlPlanner:
             for i in range(0, len(product_ids), size)
         ]
         await self.runs.add_runs(runs)
+        task = REFRESH_BATCH_TASK if queue is Queue.CRITICAL else CRAWL_BATCH_TASK
         for run in runs:
             self.uow.jobs.enqueue(
-                CRAWL_BATCH_TASK, queue=queue, job_id=crawl_job_id(run.id), run_id=str(run.id)
+                task, queue=queue, job_id=crawl_job_id(run.id, task), run_id=str(run.id)
             )
         logger.info(
             "crawl planned",

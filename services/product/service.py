@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +18,9 @@ from services.core.errors import Conflict, FieldError, InvalidInput, NotFound, Q
 from services.core.uow import UnitOfWork
 from services.product import queries
 from services.product.asin import InvalidProductReference, parse_product_reference
+from services.product.cache import ReadCache, list_version_key
 from services.product.models import Product, TrackedProduct
+from services.product.read_models import latest_state
 from services.product.repository import ProductRepository, TrackingRepository
 from services.product.schemas import (
     BsrEntryRead,
@@ -64,9 +68,10 @@ def _diff(newer: dict[str, Any], older: dict[str, Any] | None) -> dict[str, Any]
 class ProductService:
     """Track products and read their state, always scoped to one seller."""
 
-    def __init__(self, uow: UnitOfWork, data_source: str) -> None:
+    def __init__(self, uow: UnitOfWork, data_source: str, cache: ReadCache) -> None:
         self.uow = uow
         self.data_source = data_source
+        self.cache = cache
         self.products = ProductRepository(uow.session)
         self.trackings = TrackingRepository(uow.session)
 
@@ -118,7 +123,8 @@ class ProductService:
         except IntegrityError as exc:  # the same seller tracked it concurrently
             raise Conflict("You already track this product", code="already_tracked") from exc
         await self.uow.session.refresh(tracking)
-        latest = await self.products.latest_good_snapshot(product.id)
+        await self._lists_changed(user)
+        latest = await latest_state(self.products, self.cache, product.id)
         return tracked_read(tracking, product, latest, self.data_source)
 
     async def track_many(self, user: User, items: list[dict[str, Any]]) -> BulkTrackResult:
@@ -167,7 +173,7 @@ class ProductService:
     async def get(self, user: User, tracking_id: uuid.UUID) -> TrackedProductDetail:
         """Latest good state (every BSR entry), current listing, recent alerts, thresholds."""
         tracking, product = await self.own_tracking(user, tracking_id)
-        latest = await self.products.latest_good_snapshot(product.id)
+        latest = await latest_state(self.products, self.cache, product.id)
         base = tracked_read(tracking, product, latest, self.data_source)
         versions = await queries.listing_versions(self.uow.session, product.id, 1)
         alerts = await AlertRepository(self.uow.session).recent_for_tracking(tracking.id, 10)
@@ -204,6 +210,7 @@ class ProductService:
         if data.thresholds is not None:
             tracking.thresholds = data.thresholds.model_dump(mode="json", exclude_defaults=True)
         await self.uow.session.flush()
+        await self._lists_changed(user)
         return await self.get(user, tracking_id)
 
     async def set_active(
@@ -215,9 +222,13 @@ class ProductService:
             await self._check_quota(user)
         tracking.is_active = active
         await self.uow.session.flush()
+        await self._lists_changed(user)
         return await self.get(user, tracking_id)
 
-    async def list(
+    async def _lists_changed(self, user: User) -> None:
+        await self.cache.bump(list_version_key(user.id))
+
+    async def list_tracked(
         self,
         user: User,
         *,
@@ -230,6 +241,49 @@ class ProductService:
         descending: bool = True,
         limit: int = 50,
         offset: int = 0,
+    ) -> tuple[list[TrackedProductRow], int]:
+        params = [
+            tag,
+            role,
+            active,
+            crawl_status,
+            q,
+            sort,
+            descending,
+            min(limit, MAX_PAGE),
+            offset,
+        ]
+        version = await self.cache.version(list_version_key(user.id))
+        key = None
+        if version is not None:
+            digest = hashlib.sha256(json.dumps(params).encode()).hexdigest()[:24]
+            key = f"cache:list:{user.id}:{version}:{digest}"
+            cached = await self.cache.get(key)
+            if cached is not None:
+                return [TrackedProductRow.model_validate(r) for r in cached["rows"]], cached[
+                    "total"
+                ]
+        result = await self._list_from_db(
+            user, tag, role, active, crawl_status, q, sort, descending, limit, offset
+        )
+        if key is not None:
+            await self.cache.set(
+                key, {"rows": [r.model_dump(mode="json") for r in result[0]], "total": result[1]}
+            )
+        return result
+
+    async def _list_from_db(
+        self,
+        user: User,
+        tag: str | None,
+        role: str | None,
+        active: bool | None,
+        crawl_status: str | None,
+        q: str | None,
+        sort: str,
+        descending: bool,
+        limit: int,
+        offset: int,
     ) -> tuple[list[TrackedProductRow], int]:
         rows, total = await queries.list_tracked(
             self.uow.session,

@@ -80,8 +80,8 @@ def parse_money(value: object) -> tuple[Decimal | None, str | None]:
     if value is None or isinstance(value, bool):
         return None, None
     if isinstance(value, int | float | Decimal):
-        amount = Decimal(str(value))
-        return (amount if amount > 0 else None), None
+        number = Decimal(str(value))
+        return (number if number > 0 else None), None
     text = clean_text(value)
     if not text:
         return None, None

@@ -96,7 +96,8 @@ class JungleeAdapter:
         price = _money(item.get("price"))
         list_price = _money(item.get("listPrice"))
         title = clean_text(item.get("title"))
-        seller = item.get("seller") if isinstance(item.get("seller"), Mapping) else {}
+        raw_seller = item.get("seller")
+        seller: Mapping[str, Any] = raw_seller if isinstance(raw_seller, Mapping) else {}
         seller_name = clean_text(seller.get("name")) or clean_text(item.get("sellerName"))
         ships_from = clean_text(item.get("shipsFrom") or item.get("fulfilledBy"))
         in_stock = item.get("inStock") if isinstance(item.get("inStock"), bool) else None

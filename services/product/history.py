@@ -1,0 +1,155 @@
+"""History series and CSV export of one tracked product, served from the cache when fresh."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.core.errors import FieldError, InvalidInput
+from services.product import queries
+from services.product.cache import ReadCache
+from services.product.models import Product
+from services.product.schemas import HistoryRead, SeriesPoint
+
+RANGES = {"7d": 7, "30d": 30, "90d": 90, "1y": 365}
+METRICS = ("price", "buybox_price", "bsr", "rating", "review_count", "in_stock")
+MAX_SPAN = timedelta(days=2 * 365)
+
+
+def resolve_range(
+    range_: str | None, start: datetime | None, end: datetime | None, now: datetime
+) -> tuple[datetime, datetime, str | None]:
+    """(start, end, cacheable range name). A custom range needs start < end within two years."""
+    if start is not None or end is not None:
+        end = end or now
+        start = start or end - timedelta(days=30)
+        if start.tzinfo is None or end.tzinfo is None:
+            raise InvalidInput(
+                "Give start and end with a timezone", field_errors=[FieldError("start", "naive")]
+            )
+        if start >= end:
+            raise InvalidInput(
+                "start must be before end", field_errors=[FieldError("start", "after end")]
+            )
+        if end - start > MAX_SPAN:
+            raise InvalidInput(
+                "A range spans two years at most", field_errors=[FieldError("end", "too far")]
+            )
+        return start, end, None
+    name = range_ or "30d"
+    if name not in RANGES:
+        raise InvalidInput(
+            f"Unknown range {name!r}",
+            field_errors=[FieldError("range", f"one of {', '.join(RANGES)}")],
+        )
+    return now - timedelta(days=RANGES[name]), now, name
+
+
+def _series(metric: str, rows: list[Any]) -> dict[str, list[dict[str, Any]]]:
+    if metric == "bsr":
+        by_category: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            for entry in row["bsr"] or []:
+                by_category.setdefault(str(entry["category"]), []).append(
+                    {"t": row["captured_at"].isoformat(), "v": entry["rank"]}
+                )
+        return by_category
+    return {
+        metric: [
+            {"t": row["captured_at"].isoformat(), "v": _plain(row[metric])}
+            for row in rows
+            if row[metric] is not None
+        ]
+    }
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if not isinstance(value, bool | int | float | str) else value
+
+
+class HistoryService:
+    def __init__(self, session: Any, cache: ReadCache) -> None:
+        self.session = session
+        self.cache = cache
+
+    async def series(
+        self,
+        product: Product,
+        metric: str,
+        range_: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> HistoryRead:
+        if metric not in METRICS:
+            raise InvalidInput(
+                f"Unknown metric {metric!r}",
+                field_errors=[FieldError("metric", f"one of {', '.join(METRICS)}")],
+            )
+        now = datetime.now(UTC)
+        start, end, name = resolve_range(range_, start, end, now)
+        # The last crawl time is part of the key: every ingest makes a new entry.
+        version = product.last_crawled_at.timestamp() if product.last_crawled_at else 0
+        key = f"cache:history:{product.id}:{metric}:{name}:{version}"
+        cached = await self.cache.get(key) if name else None
+        if cached is None:
+            rows = await queries.history_rows(self.session, product.id, start, end)
+            cached = {
+                "series": _series(metric, rows),
+                "currency": rows[-1]["currency"] if rows else None,
+                "as_of": rows[-1]["captured_at"].isoformat() if rows else None,
+            }
+            if name:
+                await self.cache.set(key, cached)
+        return HistoryRead(
+            metric=metric,
+            start=start,
+            end=end,
+            currency=cached["currency"],
+            series={
+                k: [SeriesPoint(t=p["t"], v=p["v"]) for p in points]
+                for k, points in cached["series"].items()
+            },
+            as_of=cached["as_of"],
+        )
+
+    async def csv(
+        self, product: Product, range_: str | None, start: datetime | None, end: datetime | None
+    ) -> str:
+        start, end, _ = resolve_range(range_, start, end, datetime.now(UTC))
+        rows = await queries.history_rows(self.session, product.id, start, end)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(
+            [
+                "captured_at",
+                "currency",
+                "price",
+                "buybox_price",
+                "rating",
+                "review_count",
+                "in_stock",
+                "main_category",
+                "main_rank",
+                "bsr",
+            ]
+        )
+        for row in rows:
+            bsr = row["bsr"] or []
+            writer.writerow(
+                [
+                    row["captured_at"].isoformat(),
+                    row["currency"] or "",
+                    row["price"] if row["price"] is not None else "",
+                    row["buybox_price"] if row["buybox_price"] is not None else "",
+                    row["rating"] if row["rating"] is not None else "",
+                    row["review_count"] if row["review_count"] is not None else "",
+                    "" if row["in_stock"] is None else str(row["in_stock"]).lower(),
+                    bsr[0]["category"] if bsr else "",
+                    bsr[0]["rank"] if bsr else "",
+                    json.dumps(bsr, ensure_ascii=False),
+                ]
+            )
+        return out.getvalue()
