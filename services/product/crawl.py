@@ -24,6 +24,7 @@ from services.core.uow import UnitOfWork
 from services.product.apify.adapters import adapter_for
 from services.product.apify.client import ApifyGateway, RunInfo
 from services.product.apify.item import ParsedItem
+from services.product.cache import ReadCache, state_key
 from services.product.ingest import (
     ingested_product_ids,
     record_missing,
@@ -152,10 +153,17 @@ class BatchResult:
 class CrawlBatchRunner:
     """Runs one planned batch to the end; safe to run again after any interruption."""
 
-    def __init__(self, new_uow: UnitOfWorkFactory, gateway: ApifyGateway, settings: Settings):
+    def __init__(
+        self,
+        new_uow: UnitOfWorkFactory,
+        gateway: ApifyGateway,
+        settings: Settings,
+        cache: ReadCache | None = None,
+    ):
         self.new_uow = new_uow
         self.gateway = gateway
         self.settings = settings
+        self.cache = cache
 
     async def run(self, run_id: uuid.UUID) -> BatchResult:
         started = time.perf_counter()
@@ -232,6 +240,10 @@ class CrawlBatchRunner:
             await CrawlRunRepository(uow.session).update(
                 run_id, pages_ingested=offset // self.settings.apify.page_size + 1
             )
+        if self.cache is not None:
+            # Readers must not see the state from before this page; the after-ingest job
+            # writes the new one back.
+            await self.cache.delete(*(state_key(pid) for pid in result.product_ids))
         if unattributed:
             logger.warning(
                 "items without a known product",

@@ -53,12 +53,12 @@ LISTING_COLUMNS = (
     "category_path",
 )
 
-_PREPARE = """
-CREATE TEMP TABLE IF NOT EXISTS ingest_snapshots
-    (LIKE snapshots INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS ingest_listings
-    (LIKE listing_versions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
-"""
+_PREPARE = (
+    "CREATE TEMP TABLE IF NOT EXISTS ingest_snapshots "
+    "(LIKE snapshots INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS ingest_listings "
+    "(LIKE listing_versions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+)
 
 _MOVE_SNAPSHOTS = f"""
 INSERT INTO snapshots ({", ".join(SNAPSHOT_COLUMNS)})
@@ -184,8 +184,11 @@ async def write_page(
         # Only good data versions the listing; a partial page must not look like a change.
         if it.listing is not None and it.status is CrawlStatus.OK
     ]
+    # Through the session first: that opens the transaction the COPY below must run in (the
+    # temporary tables empty themselves at each commit).
+    for statement in _PREPARE:
+        await session.execute(text(statement))
     conn = await _raw_connection(session)
-    await conn.execute(_PREPARE)
     await conn.copy_records_to_table(
         "ingest_snapshots", records=snapshots, columns=list(SNAPSHOT_COLUMNS)
     )
