@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.core.jobs import Queue
+from services.product.cache import ReadCache
 from services.product.crawl import (
     CRAWL_BATCH_TASK,
     REFRESH_BATCH_TASK,
@@ -27,7 +28,8 @@ async def plan_crawls(ctx: TaskContext) -> dict[str, Any]:
 
 
 async def _crawl(ctx: TaskContext, run_id: str) -> dict[str, Any]:
-    runner = CrawlBatchRunner(ctx.unit_of_work, ctx.apify, ctx.settings)
+    cache = ReadCache(ctx.redis, ctx.settings.cache.ttl_s)
+    runner = CrawlBatchRunner(ctx.unit_of_work, ctx.apify, ctx.settings, cache)
     return (await runner.run(uuid.UUID(run_id))).as_dict()
 
 

@@ -1,0 +1,158 @@
+"""Every change rule, firing and not firing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from services.alerts.rules import State, detect, undercut
+from services.alerts.thresholds import Rule, Severity, Thresholds
+
+BASE = State(
+    price=Decimal("20.00"),
+    buybox_price=Decimal("20.00"),
+    buybox_seller="MyShop",
+    in_stock=True,
+    rating=Decimal("4.5"),
+    review_count=1000,
+    bsr=[{"rank": 5000, "category": "Electronics"}, {"rank": 100, "category": "Earbuds"}],
+    title="Great earbuds",
+    bullets=("Loud", "Light"),
+    images=("a.jpg", "b.jpg"),
+    currency="USD",
+)
+T = Thresholds()
+
+
+def rules(new: State, old: State = BASE, t: Thresholds = T, role: str = "own") -> set[Rule]:
+    return {e.rule for e in detect(old, new, t, role)}
+
+
+def test_identical_snapshots_raise_nothing() -> None:
+    assert rules(BASE) == set()
+
+
+@pytest.mark.parametrize(
+    ("price", "fires"),
+    [("22.01", True), ("17.99", True), ("21.99", False), ("18.01", False)],
+)
+def test_price_change_over_ten_percent(price: str, fires: bool) -> None:
+    new = replace(BASE, price=Decimal(price), buybox_price=BASE.buybox_price)
+    assert (Rule.PRICE_CHANGE in rules(new)) is fires
+
+
+def test_price_change_needs_the_minimum_absolute_delta() -> None:
+    cheap = replace(BASE, price=Decimal("1.00"))
+    assert Rule.PRICE_CHANGE not in rules(replace(cheap, price=Decimal("1.30")), old=cheap)
+    assert Rule.PRICE_CHANGE in rules(replace(cheap, price=Decimal("1.60")), old=cheap)
+
+
+def test_price_event_carries_old_new_change_threshold_severity() -> None:
+    (event,) = [
+        e
+        for e in detect(BASE, replace(BASE, price=Decimal("10.00")), T, "own")
+        if e.rule is Rule.PRICE_CHANGE
+    ]
+    assert event.old == "20.00"
+    assert event.new == "10.00"
+    assert event.change == "-50.0%"
+    assert event.threshold == "10%"
+    assert event.severity is Severity.CRITICAL  # three times the threshold
+
+
+def test_buybox_price_change() -> None:
+    assert Rule.BUYBOX_PRICE_CHANGE in rules(replace(BASE, buybox_price=Decimal("19.00")))
+    assert Rule.BUYBOX_PRICE_CHANGE not in rules(replace(BASE, buybox_price=Decimal("19.80")))
+
+
+def test_buybox_lost_and_won_with_the_sellers_name() -> None:
+    mine = Thresholds(my_seller_name="MyShop")
+    lost = detect(BASE, replace(BASE, buybox_seller="Rival"), mine, "own")
+    assert [(e.rule, e.severity) for e in lost] == [(Rule.BUYBOX_LOST, Severity.CRITICAL)]
+    won = detect(replace(BASE, buybox_seller="Rival"), BASE, mine, "own")
+    assert [e.rule for e in won] == [Rule.BUYBOX_WON]
+
+
+def test_buybox_seller_changed_without_a_name() -> None:
+    assert rules(replace(BASE, buybox_seller="Rival")) == {Rule.BUYBOX_SELLER_CHANGED}
+
+
+def test_subcategory_bsr_change_over_thirty_percent_only() -> None:
+    worse = replace(
+        BASE, bsr=[{"rank": 9000, "category": "Electronics"}, {"rank": 140, "category": "Earbuds"}]
+    )
+    events = [e for e in detect(BASE, worse, T, "own") if e.rule is Rule.BSR_CHANGE]
+    assert len(events) == 1  # the main category's swing does not count
+    assert events[0].new == {"category": "Earbuds", "rank": 140}
+    small = replace(
+        BASE, bsr=[{"rank": 5000, "category": "Electronics"}, {"rank": 125, "category": "Earbuds"}]
+    )
+    assert Rule.BSR_CHANGE not in rules(small)
+
+
+def test_bsr_needs_the_minimum_rank_delta() -> None:
+    top = replace(BASE, bsr=[{"rank": 50, "category": "E"}, {"rank": 2, "category": "Earbuds"}])
+    moved = replace(top, bsr=[{"rank": 50, "category": "E"}, {"rank": 4, "category": "Earbuds"}])
+    assert Rule.BSR_CHANGE not in rules(moved, old=top)  # +100 % but only 2 places
+
+
+@pytest.mark.parametrize(("rating", "fires"), [("4.2", True), ("4.0", True), ("4.3", False)])
+def test_rating_drop(rating: str, fires: bool) -> None:
+    assert (Rule.RATING_DROP in rules(replace(BASE, rating=Decimal(rating)))) is fires
+
+
+def test_reviews_removed() -> None:
+    assert Rule.REVIEWS_REMOVED in rules(replace(BASE, review_count=990))
+    assert Rule.REVIEWS_REMOVED not in rules(replace(BASE, review_count=1010))
+
+
+def test_stock_out_and_back() -> None:
+    out = detect(BASE, replace(BASE, in_stock=False), T, "own")
+    assert [(e.rule, e.severity) for e in out] == [(Rule.OUT_OF_STOCK, Severity.CRITICAL)]
+    back = detect(replace(BASE, in_stock=False), BASE, T, "own")
+    assert [e.rule for e in back] == [Rule.BACK_IN_STOCK]
+    competitor_out = detect(BASE, replace(BASE, in_stock=False), T, "competitor")
+    assert competitor_out[0].severity is Severity.INFO
+
+
+def test_listing_changes() -> None:
+    assert rules(replace(BASE, title="New title")) == {Rule.LISTING_CHANGED}
+    assert rules(replace(BASE, images=("a.jpg",))) == {Rule.LISTING_CHANGED}
+    assert rules(replace(BASE, bullets=("Loud", "Light", "Cheap"))) == {Rule.LISTING_CHANGED}
+    assert rules(replace(BASE, title=None)) == set()  # a missing title is not a change
+
+
+def test_disabled_rules_do_not_fire() -> None:
+    quiet = Thresholds(disabled_rules=[Rule.OUT_OF_STOCK])
+    assert rules(replace(BASE, in_stock=False), t=quiet) == set()
+
+
+def test_unknown_values_never_fire() -> None:
+    unknown = replace(BASE, price=None, rating=None, review_count=None, in_stock=None, bsr=[])
+    assert rules(unknown) == set()
+    assert rules(BASE, old=unknown) == set()
+
+
+def test_custom_thresholds() -> None:
+    strict = Thresholds(price_change_pct=Decimal(2))
+    assert Rule.PRICE_CHANGE in rules(replace(BASE, price=Decimal("20.60")), t=strict)
+
+
+def test_competitor_undercut_only_when_it_newly_crosses() -> None:
+    assert undercut(Decimal("18"), Decimal("21"), Decimal("20"), T, "earbuds") is not None
+    assert (
+        undercut(Decimal("18"), Decimal("19"), Decimal("20"), T, "earbuds") is None
+    )  # already under
+    assert undercut(Decimal("21"), Decimal("22"), Decimal("20"), T, "earbuds") is None
+    assert (
+        undercut(Decimal("19.80"), Decimal("21"), Decimal("20"), T, "earbuds") is None
+    )  # < min delta
+
+
+def test_thresholds_validate_ranges() -> None:
+    with pytest.raises(ValueError, match="price_change_pct"):
+        Thresholds(price_change_pct=Decimal(0))
+    with pytest.raises(ValueError, match="rating_drop"):
+        Thresholds(rating_drop=Decimal(6))
