@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from redis.exceptions import RedisError
 
 from gateway.state import Resources
 from services.auth.models import Role, User
@@ -18,6 +20,8 @@ from services.auth.tokens import AccessClaims, decode_access_token
 from services.core.errors import NotAuthenticated, PermissionDenied
 from services.core.logging import user_id_var
 from services.core.uow import UnitOfWork, unit_of_work
+
+logger = logging.getLogger(__name__)
 
 
 def resources(state: State) -> Resources:
@@ -59,7 +63,13 @@ async def provide_current_user(request: Request[Any, Any, Any], state: State) ->
     """The seller behind the bearer token; 401 for a missing, bad, expired or revoked token."""
     res = resources(state)
     claims = decode_access_token(res.settings.auth, bearer_token(request))
-    if await res.redis.exists(revoked_access_key(claims.jti)):
+    try:
+        revoked = bool(await res.redis.exists(revoked_access_key(claims.jti)))
+    except (RedisError, OSError):
+        # Reads must keep working while Redis is away; a revoked token lives 15 minutes at most.
+        logger.warning("revocation check unavailable; token accepted on its signature")
+        revoked = False
+    if revoked:
         raise NotAuthenticated("The access token was revoked", code="token_revoked")
     # Its own short session, not the request's unit of work: Litestar does not close generator
     # dependencies when a later one raises, so a refusal here must not hold a connection.

@@ -21,7 +21,8 @@ from services.core.embedded import EmbeddedServers
 from services.core.migrate import upgrade
 from services.core.settings import Settings
 
-TEST_DB = "shelfwatch_test"
+# One database per test process, so two suites running at once never drop each other's.
+TEST_DB = f"shelfwatch_test_{os.getpid()}"
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
 # Reference data the migrations seed; everything else is emptied between tests.
@@ -62,22 +63,25 @@ def _with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(server_urls: tuple[str, str]) -> str:
-    """A fresh test database, built by running every migration."""
+def database_url(server_urls: tuple[str, str]) -> Iterator[str]:
+    """A fresh test database, built by running every migration, dropped at the end."""
     admin_url, _ = server_urls
     url = _with_database(admin_url, TEST_DB)
 
-    async def recreate() -> None:
+    async def admin(*statements: str) -> None:
         conn = await asyncpg.connect(admin_url)
         try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
-            await conn.execute(f'CREATE DATABASE "{TEST_DB}"')
+            for statement in statements:
+                await conn.execute(statement)
         finally:
             await conn.close()
 
-    asyncio.run(recreate())
+    asyncio.run(
+        admin(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)', f'CREATE DATABASE "{TEST_DB}"')
+    )
     upgrade(url)
-    return url
+    yield url
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

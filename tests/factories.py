@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.auth.models import User
 from services.auth.passwords import hash_password
-from services.product.models import Product, TrackedProduct
+from services.product.apify.item import BsrEntry, CrawlStatus, ListingContent, ParsedItem
+from services.product.ingest import write_page
+from services.product.marketplaces import Marketplace
+from services.product.models import CrawlRun, Product, TrackedProduct
 
 _asins = itertools.count(1)
 
@@ -45,3 +50,55 @@ async def seed_tracked(
             for p in products
         )
     return [p.id for p in products]
+
+
+async def make_run(
+    sessionmaker: async_sessionmaker[AsyncSession], product_ids: list[int], captured_at: datetime
+) -> uuid.UUID:
+    """A finished crawl run record, as the crawler leaves it."""
+    run_id = uuid.uuid4()
+    async with sessionmaker() as session, session.begin():
+        session.add(
+            CrawlRun(
+                id=run_id,
+                actor="axesso_data/amazon-product-details-scraper",
+                product_ids=product_ids,
+                asin_count=len(product_ids),
+                status="succeeded",
+                captured_at=captured_at,
+            )
+        )
+    return run_id
+
+
+def item(asin: str = "B000000001", **values: object) -> ParsedItem:
+    """A good parsed item with sensible defaults; override any field."""
+    base: dict[str, object] = {
+        "asin": asin,
+        "marketplace": Marketplace.US,
+        "status": CrawlStatus.OK,
+        "currency": "USD",
+        "price": Decimal("20.00"),
+        "buybox_price": Decimal("20.00"),
+        "buybox_seller": "MyShop",
+        "in_stock": True,
+        "rating": Decimal("4.5"),
+        "review_count": 1000,
+        "bsr": (BsrEntry(5000, "Electronics"), BsrEntry(100, "Earbuds")),
+        "listing": ListingContent(title="Earbuds", brand="B", bullets=("a",), images=("1.jpg",)),
+    }
+    base.update(values)
+    return ParsedItem(**base)  # type: ignore[arg-type]
+
+
+async def ingest(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    product_id: int,
+    parsed: ParsedItem,
+    captured_at: datetime,
+) -> uuid.UUID:
+    """One crawl of one product, written by the real page writer."""
+    run_id = await make_run(sessionmaker, [product_id], captured_at)
+    async with sessionmaker() as session, session.begin():
+        await write_page(session, run_id, captured_at, [(product_id, parsed)])
+    return run_id
