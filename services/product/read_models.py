@@ -25,11 +25,13 @@ async def latest_state(
 ) -> SnapshotRead | None:
     """The latest good snapshot: from Redis when there, else PostgreSQL (and cached)."""
     cached = await cache.get(state_key(product_id))
-    if cached is not None:
-        return SnapshotRead.model_validate(cached) if cached else None
+    if cached:
+        return SnapshotRead.model_validate(cached)
     snapshot = await products.latest_good_snapshot(product_id)
-    await cache.set(state_key(product_id), snapshot_json(snapshot) if snapshot else {})
-    return SnapshotRead.model_validate(snapshot) if snapshot else None
+    if snapshot is None:
+        return None  # not cached: the first good crawl must show at once
+    await cache.set(state_key(product_id), snapshot_json(snapshot))
+    return SnapshotRead.model_validate(snapshot)
 
 
 async def refresh_after_ingest(
@@ -43,8 +45,9 @@ async def refresh_after_ingest(
     written = 0
     for product_id in run.product_ids:
         snapshot = await products.latest_good_snapshot(product_id)
-        await cache.set(state_key(product_id), snapshot_json(snapshot) if snapshot else {})
-        written += 1
+        if snapshot is not None:
+            await cache.set(state_key(product_id), snapshot_json(snapshot))
+            written += 1
     users = (
         await uow.session.execute(
             select(TrackedProduct.user_id)

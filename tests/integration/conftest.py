@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 from contextlib import asynccontextmanager
 
 import httpx
@@ -24,6 +25,14 @@ async def _isolate(engine: AsyncEngine, settings: Settings) -> None:
     await reset_state(engine, settings)
 
 
+_APPS: dict[int, Any] = {}
+
+
+def current_resources(client: httpx.AsyncClient) -> Any:
+    """The running app's resources behind a test client (to break Redis on purpose)."""
+    return _APPS[id(client)].state.resources
+
+
 @asynccontextmanager
 async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The gateway app with its lifespan running, behind an httpx client."""
@@ -41,7 +50,9 @@ async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=wrap_edge(app, settings))  # type: ignore[arg-type]
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            _APPS[id(http)] = app
             yield http
+            _APPS.pop(id(http), None)
     finally:
         stop.set()
         await runner

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import itertools
+import json
 import math
 from datetime import timedelta
 from decimal import Decimal
@@ -167,15 +169,26 @@ async def test_unknown_actor_run_and_dataset_are_404(client: ApifyClientAsync) -
     assert await client.dataset("NoSuchDataset0000").get() is None
 
 
-async def test_invalid_input_is_a_400(simulator: SimulatorServer) -> None:
-    async with httpx.AsyncClient(base_url=simulator.url) as http:
+async def test_bad_input_and_parameters_are_400_and_compressed_input_is_read(
+    simulator: SimulatorServer,
+) -> None:
+    path = f"/v2/acts/{AXESSO.replace('/', '~')}/runs"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=simulator.url, headers=auth) as http:
+        r = await http.post(path, json={"startUrls": []})
+        assert r.status_code == 400
+        assert r.json()["error"]["type"] == "invalid-input"
+        r = await http.post(path, params={"maxItems": "many"}, json={"urls": []})
+        assert r.status_code == 400
+        # apify-client gzips bodies of 1 KiB and more.
+        body = gzip.compress(json.dumps({"urls": urls(3)}).encode())
         r = await http.post(
-            f"/v2/acts/{AXESSO.replace('/', '~')}/runs",
-            json={"startUrls": []},
-            headers={"Authorization": f"Bearer {TOKEN}"},
+            path,
+            content=body,
+            headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
         )
-    assert r.status_code == 400
-    assert r.json()["error"]["type"] == "invalid-input"
+        assert r.status_code == 201, r.text
+        assert simulator.runs()[-1]["asinCount"] == 3
 
 
 async def test_a_run_with_a_duration_can_be_waited_for_polled_and_aborted(
