@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 
 import pytest
+from pydantic import SecretStr
 from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -28,7 +29,7 @@ def simulator() -> Iterator[SimulatorServer]:
 def crawl_settings(settings: Settings, simulator: SimulatorServer) -> Settings:
     tuned = settings.model_copy(deep=True)
     tuned.apify.base_url = simulator.url
-    tuned.apify.token = "test-token"  # type: ignore[assignment]
+    tuned.apify.token = SecretStr("test-token")
     tuned.apify.simulated = True
     tuned.apify.batch_size = 50
     tuned.apify.page_size = 20
