@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
