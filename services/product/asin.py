@@ -1,7 +1,7 @@
 """Reading what a seller pastes — a bare ASIN or an Amazon product URL — into (ASIN, marketplace).
 
 Accepted URL shapes: ``/dp/ASIN``, ``/<slug>/dp/ASIN/ref=…``, ``/gp/product/ASIN``,
-``/gp/aw/d/ASIN`` (mobile), ``/gp/offer-listing/ASIN`` and ``/exec/obidos/ASIN/ASIN``, with or
+``/gp/aw/d/ASIN`` (mobile), ``/gp/offer-listing/ASIN`` and ``/exec/obidos/ASIN/<ASIN>``, with or
 without scheme, query string or fragment, on any supported storefront (``www.``, ``smile.`` and
 ``m.`` hosts included). The marketplace always comes from the host, never from a guess.
 """
@@ -22,6 +22,8 @@ _PATH_ASIN = re.compile(
     r"/([A-Za-z0-9]{10})(?=/|$)",
     re.IGNORECASE,
 )
+# Another Amazon storefront (amazon.in, amazon.com.br, …), to say "unsupported", not "not Amazon".
+_OTHER_AMAZON = re.compile(r"(?:^|\.)amazon\.(?:com?\.)?[a-z]{2,3}$")
 _SHORT_LINK_HOSTS = frozenset({"amzn.to", "amzn.eu", "amzn.asia", "a.co"})
 _SUPPORTED = ", ".join(info.domain for info in MARKETPLACES.values())
 
@@ -41,6 +43,13 @@ def is_valid_asin(value: str) -> bool:
     return ASIN_PATTERN.fullmatch(value) is not None
 
 
+def find_asin_in_url(url: str) -> str | None:
+    """The ASIN in an Amazon product URL's path, whatever its host; None when there is none."""
+    path = urlsplit(url if "://" in url else "https://" + url.lstrip("/")).path
+    match = _PATH_ASIN.search(path)
+    return match.group(1).upper() if match else None
+
+
 def parse_product_reference(
     text: str, default_marketplace: Marketplace | None = None
 ) -> ProductReference:
@@ -53,7 +62,7 @@ def parse_product_reference(
     asin = value.upper()
     if not is_valid_asin(asin):
         raise InvalidProductReference(
-            f"{value!r} is not an ASIN (10 letters and digits) nor an Amazon product URL"
+            f"{_shown(value)} is not an ASIN (10 letters and digits) nor an Amazon product URL"
         )
     return ProductReference(asin, default_marketplace)
 
@@ -62,13 +71,13 @@ def _from_url(value: str) -> ProductReference:
     url = value if "://" in value else "https://" + value.lstrip("/")
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
-        raise InvalidProductReference(f"{value!r} is not an http(s) URL")
+        raise InvalidProductReference(f"{_shown(value)} is not an http(s) URL")
     host = (parts.hostname or "").lower().rstrip(".")
     marketplace = _marketplace(host, value)
     match = _PATH_ASIN.search(parts.path)
     if match is None:
         raise InvalidProductReference(
-            f"No ASIN found in {value!r}: paste a product page URL (…/dp/ASIN) or the ASIN itself"
+            f"No ASIN found in {_shown(value)}: paste a product page URL (…/dp/ASIN) or the ASIN"
         )
     return ProductReference(match.group(1).upper(), marketplace)
 
@@ -82,8 +91,13 @@ def _marketplace(host: str, value: str) -> Marketplace:
     marketplace = marketplace_for_host(host) or marketplace_for_host(host.removeprefix("m."))
     if marketplace is not None:
         return marketplace
-    if re.search(r"(?:^|\.)amazon\.", host):
+    if _OTHER_AMAZON.search(host):
         raise InvalidProductReference(
             f"{host} is not a supported Amazon marketplace (supported: {_SUPPORTED})"
         )
-    raise InvalidProductReference(f"{value!r} is not an Amazon product URL")
+    raise InvalidProductReference(f"{_shown(value)} is not an Amazon product URL")
+
+
+def _shown(value: str) -> str:
+    # Error messages go back to the seller: quote what they pasted, but not a whole essay.
+    return repr(value if len(value) <= 80 else value[:77] + "...")

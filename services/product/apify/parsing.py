@@ -1,196 +1,270 @@
-"""Pure helpers that read the numbers and texts of Amazon pages in any marketplace's format."""
+"""Pure helpers that read Amazon's numbers and texts as every supported storefront writes them.
+
+Numbers: a separator followed by exactly three digits groups thousands ("1,299", "1.299",
+"1 299"); otherwise it is the decimal mark ("12,99", "12.5"). When both "." and "," appear, the
+last one is the decimal mark. Texts: HTML entities are unescaped, invisible marks dropped and
+whitespace collapsed; an empty text is ``None``, never "".
+"""
 
 from __future__ import annotations
 
 import html
+import math
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from services.product.apify.item import BsrEntry
 
-_CURRENCY_SYMBOLS = (
-    ("CDN$", "CAD"),
-    ("C$", "CAD"),
-    ("CA$", "CAD"),
-    ("US$", "USD"),
-    ("$", "USD"),
-    ("£", "GBP"),
-    ("€", "EUR"),
-    ("EUR", "EUR"),
-    ("GBP", "GBP"),
-    ("USD", "USD"),
-    ("CAD", "CAD"),
-    ("JPY", "JPY"),
-    ("￥", "JPY"),
-    ("¥", "JPY"),
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060\ufeff]")
+_TAG = re.compile(r"<(?:br|/?p|/?li|/?div|/?h\d)\b[^>]*>|<[a-zA-Z/!][^>]*>", re.IGNORECASE)
+_SPACES = re.compile(r"\s+")
+
+# A money amount: thousands groups with one consistent separator and an optional decimal part
+# with the other mark, or plain digits with an optional decimal part.
+_AMOUNT = re.compile(
+    r"\d{1,3}(?P<sep>[,. '\u2019])\d{3}(?!\d)(?:(?P=sep)\d{3}(?!\d))*"
+    r"(?:(?!(?P=sep))[.,]\d{1,2}(?!\d))?"
+    r"|\d+(?:[.,]\d+)?"
 )
-_NUMBER = re.compile(r"\d[\d.,\s\u00a0\u202f']*")
+_RANGE_SPLIT = re.compile(r"\s+-\s+|\s*[\u2013\u2014~\uff5e]\s*|\s+(?:to|bis|à)\s+")
+_CURRENCIES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\b(?:CDN|CAD|CA|C)\s?\$|\bCAD\b"), "CAD"),
+    (re.compile(r"\bUS\s?\$|\bUSD\b"), "USD"),
+    (re.compile(r"€|\bEUR\b"), "EUR"),
+    (re.compile(r"£|\bGBP\b"), "GBP"),
+    (re.compile(r"[¥\uffe5円]|\bJPY\b"), "JPY"),
+)
+_DOLLARS = frozenset({"USD", "CAD"})
+
+_COUNT = re.compile(r"\d{1,3}(?P<sep>[,. '\u2019])\d{3}(?!\d)(?:(?P=sep)\d{3}(?!\d))*|\d+")
+_RATING = re.compile(r"\d+(?:[.,]\d+)?")
+_RATING_SCALE_FIRST = re.compile(r"5\s*つ星のうち")  # Japanese writes the scale before the value
 
 
-def clean_text(value: object) -> str | None:
-    """Unescaped HTML entities, collapsed whitespace; None for empty."""
-    if value is None:
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount: Decimal
+    currency: str | None
+
+
+def clean_text(value: Any, *, strip_tags: bool = False) -> str | None:
+    """The text with HTML entities unescaped and whitespace collapsed; None when empty."""
+    if not isinstance(value, str):
         return None
-    text = html.unescape(str(value))
-    text = re.sub(r"[\s\u200e\u200f\u00a0]+", " ", text).strip()
+    text = value
+    # Scraped text is sometimes escaped twice ("&amp;amp;").
+    for _ in range(3):
+        if "&" not in text:
+            break
+        unescaped = html.unescape(text)
+        if unescaped == text:
+            break
+        text = unescaped
+    if strip_tags:
+        text = _TAG.sub(" ", text)
+    text = _SPACES.sub(" ", _INVISIBLE.sub("", text)).strip()
     return text or None
 
 
-def _to_decimal(digits: str) -> Decimal | None:
-    """One number in either convention: 1,299.00 / 1.299,00 / 1 299,00 / 1299 / 12,5."""
-    s = re.sub(r"[\s\u00a0\u202f']", "", digits).strip(".,")
-    if not s:
-        return None
-    last_dot, last_comma = s.rfind("."), s.rfind(",")
-    if last_dot >= 0 and last_comma >= 0:
-        decimal_sep = "." if last_dot > last_comma else ","
-    elif last_comma >= 0:
-        # "12,99" is a decimal comma; "1,299" is a thousands separator.
-        decimal_sep = "," if len(s) - last_comma - 1 != 3 else ""
-    elif last_dot >= 0:
-        decimal_sep = (
-            "." if len(s) - last_dot - 1 != 3 or (s.count(".") == 1 and s.startswith("0")) else ""
-        )
-        if s.count(".") > 1:
-            decimal_sep = ""
+def clean_texts(values: Any, *, dedupe: bool = False) -> tuple[str, ...]:
+    """The non-empty cleaned strings of a list, in order; () for anything but a list."""
+    if not isinstance(values, list | tuple):
+        return ()
+    texts = (clean_text(v) for v in values)
+    found = [t for t in texts if t]
+    return tuple(dict.fromkeys(found)) if dedupe else tuple(found)
+
+
+def parse_decimal(text: str) -> Decimal | None:
+    """The first number of a text in any storefront's convention ("1.299,00" → 1299.00)."""
+    match = _AMOUNT.search(text)
+    return _amount(match) if match else None
+
+
+def _amount(match: re.Match[str]) -> Decimal | None:
+    raw = match.group(0)
+    sep = match.group("sep")
+    if sep:
+        grouped_end = raw.rfind(sep) + 4
+        whole, rest = raw[:grouped_end].replace(sep, ""), raw[grouped_end:]
+        raw = whole + ("." + rest[1:] if rest else "")
     else:
-        decimal_sep = ""
-    if decimal_sep:
-        whole, _, frac = s.rpartition(decimal_sep)
-        whole = re.sub(r"[.,]", "", whole)
-        s = f"{whole}.{frac}"
-    else:
-        s = re.sub(r"[.,]", "", s)
+        raw = raw.replace(",", ".")
     try:
-        return Decimal(s)
-    except InvalidOperation:
+        return Decimal(raw)
+    except InvalidOperation:  # pragma: no cover - the pattern only lets digits through
         return None
 
 
-def detect_currency(text: str) -> str | None:
-    upper = text.upper()
-    for symbol, code in _CURRENCY_SYMBOLS:
-        if symbol.upper() in upper:
+def detect_currency(text: str, default: str | None = None) -> str | None:
+    """The ISO code a money text shows; a bare "$" is the default when that is a dollar."""
+    for pattern, code in _CURRENCIES:
+        if pattern.search(text):
             return code
-    return None
+    if "$" in text:
+        return default if default in _DOLLARS else "USD"
+    return default
 
 
-def parse_money(value: object) -> tuple[Decimal | None, str | None]:
-    """(amount, ISO currency if shown). Ranges give their lower bound; 0 or junk give None."""
-    if value is None or isinstance(value, bool):
-        return None, None
-    if isinstance(value, int | float | Decimal):
-        number = Decimal(str(value))
-        return (number if number > 0 else None), None
-    text = clean_text(value)
-    if not text:
-        return None, None
-    currency = detect_currency(text)
-    first = _NUMBER.search(text)
-    if first is None:
-        return None, currency
-    amount = _to_decimal(first.group(0))
-    # Japanese yen has no minor unit: "￥1,299" is 1299, never 1.299.
-    if currency == "JPY" and amount is not None:
-        amount = Decimal(re.sub(r"\D", "", first.group(0)) or "0")
-    if amount is None or amount <= 0:
-        return None, currency
-    return amount.quantize(Decimal("0.01")), currency
-
-
-def parse_rating(value: object) -> Decimal | None:
-    """'4.4 out of 5 stars', '4,5 von 5 Sternen', '5つ星のうち4.3', 4.4 → Decimal in [0, 5]."""
+def parse_money(value: Any, default_currency: str | None = None) -> Money | None:
+    """An amount from a number or a money text; a range gives its lowest bound."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float | Decimal):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        return Money(Decimal(str(value)), default_currency)
+    text = clean_text(value)
+    if text is None:
+        return None
+    amounts = [
+        amount
+        for part in _RANGE_SPLIT.split(text)
+        if (match := _AMOUNT.search(part)) and (amount := _amount(match)) is not None
+    ]
+    if not amounts:
+        return None
+    return Money(min(amounts), detect_currency(text, default_currency))
+
+
+def parse_price(value: Any) -> Decimal | None:
+    """The amount of a price, or None when there is no usable positive price."""
+    money = parse_money(value)
+    return money.amount if money is not None and money.amount > 0 else None
+
+
+def parse_rating(value: Any) -> Decimal | None:
+    """A star rating from 0 to 5 out of a number or a text in any storefront's language."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float | Decimal):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
         rating = Decimal(str(value))
     else:
-        text = clean_text(value) or ""
-        numbers = [n.replace(",", ".") for n in re.findall(r"\d+(?:[.,]\d+)?", text)]
-        if not numbers:
+        text = clean_text(value)
+        match = _RATING.search(_RATING_SCALE_FIRST.sub(" ", text)) if text else None
+        if match is None:
             return None
-        # "5つ星のうち4.3" puts the scale first; elsewhere the rating comes first.
-        pick = numbers[-1] if "うち" in text and len(numbers) > 1 else numbers[0]
-        rating = Decimal(pick)
-    if not Decimal(0) <= rating <= Decimal(5):
-        return None
-    return rating.quantize(Decimal("0.01"))
+        rating = Decimal(match.group(0).replace(",", "."))
+    return rating if Decimal(0) <= rating <= Decimal(5) else None
 
 
-def parse_count(value: object) -> int | None:
-    """'1,234 ratings', '1.234 Sternebewertungen', '1 234', 6687 → int."""
-    if value is None or isinstance(value, bool):
+def parse_count(value: Any) -> int | None:
+    """A non-negative count out of a number or a text ("1.234 Sternebewertungen" → 1234)."""
+    if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value if value >= 0 else None
     if isinstance(value, float | Decimal):
-        return int(value) if value >= 0 else None
-    match = re.search(r"\d[\d.,\s\u00a0\u202f]*", clean_text(value) or "")
-    if match is None:
-        return None
-    digits = re.sub(r"\D", "", match.group(0))
-    return int(digits) if digits else None
+        if not math.isfinite(value) or value < 0 or value != int(value):
+            return None
+        return int(value)
+    text = clean_text(value)
+    match = _COUNT.search(text) if text else None
+    return int(re.sub(r"\D", "", match.group(0))) if match else None
 
 
+# --- Best Sellers Rank ---------------------------------------------------------------------------
+
+_BSR_MARK = r"(?:#|\b(?:Nr|No|N[º°o]|n)\.?\s*|\bn[º°]\s*)"
+_BSR_RANK = r"\d{1,3}(?:[,. ]\d{3})+(?!\d)|\d+"
+_BSR_JOIN = r"(?:\s*位\s*|\s+(?:in|en)\s+)"
 _BSR_ENTRY = re.compile(
-    r"(?:#|Nr\.\s*|n\.\s*|nº\s*|n°\s*|No\.\s*)?\s*(\d[\d.,\s\u00a0]*)\s+"
-    r"(?:in|en|dans|in der|en la|in den|i)\s+([^#(\n]+?)\s*"
-    r"(?=\(|#|Nr\.|n\.\s*\d|$|\n|\d[\d.,]*\s+(?:in|en)\s)",
+    rf"{_BSR_MARK}?(?P<rank>{_BSR_RANK}){_BSR_JOIN}(?P<category>.+?)"
+    # The category runs until the next entry starts, or the text ends.
+    rf"(?=\s*(?:[-•|·]\s*)?{_BSR_MARK}?(?:{_BSR_RANK}){_BSR_JOIN}|$)",
     re.IGNORECASE,
 )
+# "(See Top 100 in Electronics)" and its translations repeat the category: not an entry.
+_BSR_TOP_LIST = re.compile(r"\([^()]*(?:100|top|売れ筋|ランキング)[^()]*\)", re.IGNORECASE)
 
 
-def parse_bsr(value: object) -> tuple[BsrEntry, ...]:
-    """Every (rank, category) in a "Best Sellers Rank" text, main category first."""
-    text = clean_text(value)
-    if not text:
+def parse_bsr(value: Any) -> tuple[BsrEntry, ...]:
+    """Every (rank, category) of a "Best Sellers Rank" text, in the order shown."""
+    text = clean_text(value, strip_tags=True)
+    if text is None:
         return ()
-    text = re.sub(r"\((?:See|Voir|Siehe|Vedi|Ver)[^)]*\)", " ", text, flags=re.IGNORECASE)
-    entries = []
-    for rank_text, category in _BSR_ENTRY.findall(text):
-        rank = parse_count(rank_text)
-        name = category.strip(" :;,.-")
-        if rank and name:
-            entries.append(BsrEntry(rank=rank, category=name))
+    text = _BSR_TOP_LIST.sub(" ", text)
+    entries: dict[tuple[int, str], BsrEntry] = {}
+    for match in _BSR_ENTRY.finditer(text):
+        rank = int(re.sub(r"\D", "", match.group("rank")))
+        category = match.group("category").strip(" \t-•|·:;,.")
+        if rank > 0 and category:
+            entries.setdefault((rank, category), BsrEntry(rank, category))
+    return tuple(entries.values())
+
+
+def bsr_entries(values: Iterable[tuple[Any, Any]]) -> tuple[BsrEntry, ...]:
+    """BSR entries from (rank, category) pairs of structured output; bad pairs are skipped."""
+    entries: list[BsrEntry] = []
+    for raw_rank, raw_category in values:
+        rank = parse_count(raw_rank)
+        category = clean_text(raw_category)
+        if rank and category:
+            entries.append(BsrEntry(rank, category))
     return tuple(entries)
 
 
+# --- Availability --------------------------------------------------------------------------------
+
+# A pre-order page is neither: it sells, but nothing ships yet.
+_NEITHER = ("pre-order", "preorder", "vorbestell", "précommande", "予約")
+# Checked before the positives: several contain one ("not in stock", "indisponible").
 _OUT_OF_STOCK = (
     "currently unavailable",
     "out of stock",
-    "temporarily out of stock",
+    "not in stock",
     "unavailable",
-    "derzeit nicht verfügbar",
+    "not available",
+    "no longer available",
+    "nicht verfügbar",
     "nicht auf lager",
-    "actuellement indisponible",
+    "nicht vorrätig",
+    "indisponible",
     "rupture de stock",
     "non disponibile",
+    "esaurito",
     "no disponible",
+    "sin stock",
+    "agotado",
     "在庫切れ",
-    "現在在庫切れ",
+    "取り扱いできません",
 )
 _IN_STOCK = (
     "in stock",
-    "left in stock",
     "auf lager",
     "en stock",
+    "disponibilità immediata",
     "disponibile",
     "disponible",
     "在庫あり",
+    "残り",
     "usually ships",
+    "usually dispatched",
+    "versandfertig",
+    "expédié sous",
+    "available to ship",
+    "verfügbar",
     "available",
 )
 
 
-def parse_in_stock(value: object) -> bool | None:
-    """Availability text → True / False, None when it says neither."""
+def parse_availability(value: Any) -> bool | None:
+    """Whether an availability text says in stock; None when it says neither."""
     if isinstance(value, bool):
         return value
-    text = (clean_text(value) or "").lower()
-    if not text:
+    text = clean_text(value)
+    if text is None:
         return None
-    if any(marker in text for marker in _OUT_OF_STOCK):
+    lowered = text.casefold()
+    if any(marker in lowered for marker in _NEITHER):
+        return None
+    if any(marker in lowered for marker in _OUT_OF_STOCK):
         return False
-    if any(marker in text for marker in _IN_STOCK):
+    if any(marker in lowered for marker in _IN_STOCK):
         return True
     return None

@@ -7,18 +7,18 @@ from services.product.apify.adapters.base import ActorAdapter
 from services.product.apify.adapters.junglee import JungleeAdapter
 
 _ADAPTERS: dict[str, ActorAdapter] = {
-    AxessoAdapter.actor_id: AxessoAdapter(),
-    JungleeAdapter.actor_id: JungleeAdapter(),
+    adapter.actor_id: adapter for adapter in (AxessoAdapter(), JungleeAdapter())
 }
-ACTOR_IDS = tuple(_ADAPTERS)
+ACTOR_IDS: tuple[str, ...] = tuple(_ADAPTERS)
 
 
 def adapter_for(actor_id: str) -> ActorAdapter:
+    """The adapter of an actor id; ValueError for an actor Shelfwatch cannot read."""
     try:
         return _ADAPTERS[actor_id]
     except KeyError:
         raise ValueError(
-            f"unsupported actor {actor_id!r}; use one of {', '.join(ACTOR_IDS)}"
+            f"Unsupported Apify actor {actor_id!r}; supported: {', '.join(ACTOR_IDS)}"
         ) from None
 
 

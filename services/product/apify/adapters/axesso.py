@@ -1,146 +1,198 @@
-"""``axesso_data/amazon-product-details-scraper``.
+"""Adapter for ``axesso_data/amazon-product-details-scraper``.
 
-Mapped fields (see the real item in the fixtures): ``price`` (Buy Box price, a float),
-``retailPrice`` (list price, 0 when none), ``priceRange`` (text range when no single price),
-``productRating`` ("4.4 out of 5 stars"), ``countReview``, ``soldBy`` / ``fulfilledBy``,
-``warehouseAvailability``, ``prime``, ``productDetails`` (the "Best Sellers Rank" text holds every
-rank), ``aboutProduct`` ("Brand"), ``manufacturer`` ("Visit the X Store", brand fallback),
-``features`` (bullets), ``productDescription``, ``imageUrlList``, ``videoeUrlList`` (the typo is
-the actor's), ``categoriesExtended`` (category path). ``statusCode`` 404 / ``statusMessage``
-NOT_FOUND is a missing product; 503 or a captcha message is a blocked crawl.
+Fields read (see the real item in ``tests/fixtures/apify/``):
+
+- ``url`` (the requested product URL: ASIN and marketplace), ``asin`` as fallback;
+- ``statusCode`` / ``statusMessage``: 404 or "NOT_FOUND"/"PRODUCT_NOT_FOUND" → not found;
+  403/429/503 or a message about a captcha, robot check or block → blocked; any other non-2xx →
+  error;
+- ``price`` (the Buy Box price, a number or money text), ``priceRange`` when there is no single
+  price (lowest bound), ``retailPrice`` (list price; 0 means none);
+- ``soldBy`` (Buy Box seller), ``fulfilledBy`` (Amazon → FBA for a third-party seller), ``prime``;
+- ``warehouseAvailability`` (availability text → in stock);
+- ``productRating`` ("4.4 out of 5 stars") and ``countReview``, with the "Customer Reviews" entry
+  of ``productDetails`` as fallback;
+- the "Best Sellers Rank" entry of ``productDetails`` (or ``productSpecification``), whose text
+  holds every category's rank;
+- listing: ``title``, brand from ``aboutProduct`` "Brand" (else the ``manufacturer`` byline,
+  "Visit the X Store" → X), ``features`` (bullets), ``productDescription``, ``imageUrlList``,
+  ``videoeUrlList`` (the typo is the actor's), ``categoriesExtended`` names (category path).
+
+An item without price and title is partial, except that an unavailable product has no price.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from services.product.apify.adapters.base import (
-    default_currency,
+    asin_of,
+    brand_from_byline,
+    content_status,
+    currency_of,
+    failure_of,
     fulfillment_of,
-    looks_blocked,
     marketplace_of,
+    status_code_of,
 )
-from services.product.apify.item import CrawlStatus, ListingContent, ParsedItem
+from services.product.apify.item import BsrEntry, ListingContent, ParsedItem
 from services.product.apify.parsing import (
+    Money,
     clean_text,
+    clean_texts,
+    parse_availability,
     parse_bsr,
     parse_count,
-    parse_in_stock,
     parse_money,
     parse_rating,
 )
-from services.product.asin import is_valid_asin
 
-_ASIN_IN_URL = re.compile(r"/(?:dp|gp/product)/([A-Z0-9]{10})", re.IGNORECASE)
-
-
-def _named(entries: object, name: str) -> Any:
-    if not isinstance(entries, list):
-        return None
-    wanted = name.lower()
-    for entry in entries:
-        if isinstance(entry, Mapping) and str(entry.get("name", "")).strip().lower() == wanted:
-            return entry.get("value")
-    return None
-
-
-def _brand(item: Mapping[str, Any]) -> str | None:
-    brand = clean_text(_named(item.get("aboutProduct"), "Brand"))
-    if brand:
-        return brand
-    brand = clean_text(_named(item.get("productDetails"), "Brand"))
-    if brand:
-        return brand
-    manufacturer = clean_text(item.get("manufacturer")) or ""
-    match = re.match(
-        r"(?:Visit the|Besuchen Sie den|Visitez la boutique)\s+(.+?)(?:\s+Store|-Store)?$",
-        manufacturer,
-    )
-    return match.group(1).strip() if match else (manufacturer or None)
-
-
-def _strings(value: object) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        return ()
-    return tuple(t for t in (clean_text(v) for v in value) if t)
+_BRAND_NAMES = ("brand", "brand name", "marke", "marque", "marca", "ブランド")
+_BSR_NAMES = (
+    "best sellers rank",
+    "best-sellers rank",
+    "amazon bestseller-rang",
+    "amazon bestseller rank",
+    "classement des meilleures ventes d'amazon",
+    "posizione nella classifica bestseller di amazon",
+    "clasificación en los más vendidos de amazon",
+    "amazon 売れ筋ランキング",
+)
+_REVIEW_NAMES = (
+    "customer reviews",
+    "kundenrezensionen",
+    "commentaires client",
+    "カスタマーレビュー",
+)
+_RATINGS_COUNT = re.compile(
+    r"(\d[\d.,\s]*)\s*(?:global\s+)?(?:ratings?|reviews?|sternebewertungen|bewertungen"
+    r"|évaluations|valutazioni|valoraciones|個の評価|件のカスタマーレビュー)",
+    re.IGNORECASE,
+)
 
 
 class AxessoAdapter:
+    """Reads ``axesso_data/amazon-product-details-scraper`` items."""
+
     actor_id = "axesso_data/amazon-product-details-scraper"
 
     def build_input(self, urls: Sequence[str]) -> dict[str, Any]:
+        """One run for the whole batch: the actor takes a plain list of product URLs."""
         return {"urls": list(urls)}
 
     def parse(self, item: Mapping[str, Any]) -> ParsedItem | None:
+        """The normalised item; None when neither the URL nor the item names an ASIN."""
         url = item.get("url")
-        asin = str(item.get("asin") or "").strip().upper()
-        if not is_valid_asin(asin):
-            match = _ASIN_IN_URL.search(str(url or ""))
-            asin = match.group(1).upper() if match else ""
-        if not asin:
+        asin = asin_of(url, item.get("asin"))
+        if asin is None:
             return None
         marketplace = marketplace_of(url)
-        status_code = item.get("statusCode")
-        message = str(item.get("statusMessage") or "")
-        if status_code == 404 or "NOT_FOUND" in message.upper():
-            return ParsedItem(
-                asin, marketplace, CrawlStatus.NOT_FOUND, error=message or "not found"
-            )
-        if status_code in (503, 429) or looks_blocked(message):
-            return ParsedItem(asin, marketplace, CrawlStatus.BLOCKED, error=message or "blocked")
-        if isinstance(status_code, int) and status_code >= 400:
-            return ParsedItem(
-                asin, marketplace, CrawlStatus.ERROR, error=f"{status_code} {message}"
-            )
+        code = status_code_of(item.get("statusCode"))
+        message = clean_text(item.get("statusMessage"))
+        failure = failure_of(code, message)
+        if failure is not None:
+            error = " ".join(part for part in (str(code or ""), message or "") if part)
+            return ParsedItem(asin, marketplace, failure, error=error or failure.value)
 
-        price, shown_currency = parse_money(item.get("price"))
-        if price is None:
-            price, shown_currency = parse_money(item.get("priceRange"))
-        list_price, list_currency = parse_money(item.get("retailPrice"))
-        currency = shown_currency or list_currency or default_currency(marketplace)
-        title = clean_text(item.get("title"))
-        bsr_text = _named(item.get("productDetails"), "Best Sellers Rank")
-        if bsr_text is None:
-            bsr_text = _named(item.get("productInformation"), "Best Sellers Rank")
-        availability = clean_text(item.get("warehouseAvailability"))
-        sold_by = clean_text(item.get("soldBy"))
-        categories = item.get("categoriesExtended") or []
-        listing = ListingContent(
-            title=title,
-            brand=_brand(item),
-            bullets=_strings(item.get("features")),
-            description=clean_text(item.get("productDescription")),
-            images=_strings(item.get("imageUrlList")),
-            video_count=len(item.get("videoeUrlList") or []),
-            category_path=tuple(
-                name
-                for name in (
-                    clean_text(c.get("name")) for c in categories if isinstance(c, Mapping)
-                )
-                if name
-            ),
+        currency = currency_of(marketplace)
+        shown = _positive(parse_money(item.get("price"), currency)) or _positive(
+            parse_money(item.get("priceRange"), currency)
         )
-        status = CrawlStatus.OK if price is not None and title else CrawlStatus.PARTIAL
+        retail = _positive(parse_money(item.get("retailPrice"), currency))
+        price = shown.amount if shown else None
+        availability = clean_text(item.get("warehouseAvailability"))
+        in_stock = parse_availability(availability)
+        seller = clean_text(item.get("soldBy"))
+        listing = _listing(item)
+        status, missing = content_status(listing.title, price, in_stock)
         return ParsedItem(
             asin=asin,
             marketplace=marketplace,
             status=status,
-            currency=currency,
+            currency=next((m.currency for m in (shown, retail) if m and m.currency), currency),
             price=price,
-            list_price=list_price
-            if list_price and (price is None or list_price >= price)
-            else None,
+            list_price=retail.amount if retail else None,
             buybox_price=price,
-            buybox_seller=sold_by,
-            fulfillment=fulfillment_of(sold_by, clean_text(item.get("fulfilledBy"))),
+            buybox_seller=seller,
+            fulfillment=fulfillment_of(seller, clean_text(item.get("fulfilledBy"))),
             is_prime=item.get("prime") if isinstance(item.get("prime"), bool) else None,
             availability=availability,
-            in_stock=parse_in_stock(availability),
-            rating=parse_rating(item.get("productRating")),
-            review_count=parse_count(item.get("countReview")),
-            bsr=parse_bsr(bsr_text),
+            in_stock=in_stock,
+            rating=_rating(item),
+            review_count=_review_count(item),
+            bsr=_bsr(item),
             listing=listing,
-            error=None if status is CrawlStatus.OK else "price or title missing",
+            error=missing,
         )
+
+
+def _positive(money: Money | None) -> Money | None:
+    # Axesso writes 0 for "no such price"; Amazon never sells for nothing.
+    return money if money is not None and money.amount > 0 else None
+
+
+def _named(item: Mapping[str, Any], keys: Sequence[str], names: Sequence[str]) -> Any:
+    """The value of the first ``{name, value}`` entry called one of ``names``."""
+    for key in keys:
+        entries = item.get(key)
+        if not isinstance(entries, list):
+            continue
+        for entry in entries:
+            if not isinstance(entry, Mapping):
+                continue
+            name = clean_text(entry.get("name"))
+            if name is not None and name.rstrip(" :").casefold() in names:
+                return entry.get("value")
+    return None
+
+
+def _rating(item: Mapping[str, Any]) -> Decimal | None:
+    rating = parse_rating(item.get("productRating"))
+    if rating is None:
+        rating = parse_rating(_named(item, ("productDetails",), _REVIEW_NAMES))
+    return rating
+
+
+def _review_count(item: Mapping[str, Any]) -> int | None:
+    count = parse_count(item.get("countReview"))
+    if count is not None:
+        return count
+    text = clean_text(_named(item, ("productDetails",), _REVIEW_NAMES))
+    match = _RATINGS_COUNT.search(text) if text else None
+    return parse_count(match.group(1)) if match else None
+
+
+def _bsr(item: Mapping[str, Any]) -> tuple[BsrEntry, ...]:
+    value = _named(item, ("productDetails", "productSpecification"), _BSR_NAMES)
+    if isinstance(value, list):
+        value = " ".join(v for v in value if isinstance(v, str))
+    return parse_bsr(value)
+
+
+def _brand(item: Mapping[str, Any]) -> str | None:
+    named = _named(item, ("aboutProduct", "productDetails", "productSpecification"), _BRAND_NAMES)
+    return clean_text(named) or brand_from_byline(item.get("manufacturer"))
+
+
+def _category_path(item: Mapping[str, Any]) -> tuple[str, ...]:
+    nodes = item.get("categoriesExtended")
+    if not isinstance(nodes, list):
+        return ()
+    names = (clean_text(node.get("name")) for node in nodes if isinstance(node, Mapping))
+    return tuple(name for name in names if name)
+
+
+def _listing(item: Mapping[str, Any]) -> ListingContent:
+    videos = item.get("videoeUrlList") or item.get("videoUrlList")
+    return ListingContent(
+        title=clean_text(item.get("title")),
+        brand=_brand(item),
+        bullets=clean_texts(item.get("features")),
+        description=clean_text(item.get("productDescription"), strip_tags=True),
+        images=clean_texts(item.get("imageUrlList"), dedupe=True),
+        video_count=len(clean_texts(videos, dedupe=True)),
+        category_path=_category_path(item),
+    )

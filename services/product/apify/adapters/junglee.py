@@ -1,74 +1,70 @@
-"""``junglee/amazon-crawler``.
+"""Adapter for ``junglee/amazon-crawler`` (Apify Store: "Amazon Product Scraper").
 
-Mapped fields: ``price`` / ``listPrice`` as ``{"value", "currency"}`` (the currency is often the
-storefront's symbol, and "$" is shared by US and CA, so the marketplace decides), ``stars``,
-``reviewsCount``, ``inStock`` / ``inStockText``, ``seller {name, id}`` with ``shipsFrom`` (or
-``fulfilledBy``), ``bestsellerRanks [{rank, category}]`` main category first, ``breadCrumbs`` (one
-string joined by U+203A), ``brand``, ``features``, ``description``, ``highResolutionImages`` (or
-``thumbnailImage``), ``videosCount``. An item with ``error`` is NOT_FOUND, or blocked for a
-captcha/robot page.
+No real item was at hand. The mapping follows the actor's README and published sample output:
+
+- ``input`` (the requested URL), ``originalAsin``, ``asin``, ``url``: the ASIN, in that order of
+  trust, since the crawler may land on a variation whose ``asin`` differs from the one asked for;
+  the marketplace from the host of ``url`` (else ``input``);
+- ``price`` / ``listPrice`` as ``{"value": number, "currency": "$"}``. The currency is usually the
+  storefront's *symbol*, and "$" is shared by amazon.com and amazon.ca, so a bare "$" resolves to
+  the marketplace's currency; an ISO code or an unambiguous symbol wins. Plain numbers and money
+  texts are accepted too;
+- ``inStock`` (bool), else ``inStockText`` read as availability text;
+- ``stars`` and ``reviewsCount`` (numbers, or texts such as "4.4 out of 5 stars");
+- ``bestsellerRanks`` ``[{rank, category}]`` in page order (main category first); a BSR text is
+  also accepted;
+- ``breadCrumbs``: one string joined by " U+203A " (">" accepted), or a list;
+- ``seller`` ``{name, id, url}`` (or a plain name, or ``sellerName``) is the Buy Box seller;
+  ``shipsFrom`` (or ``fulfilledBy``) "Amazon" makes a third-party offer FBA; ``isPrime`` if any;
+- listing: ``title``, ``brand`` (else the "Visit the X Store" text of ``visitStoreLink``),
+  ``features``, ``description``, ``highResolutionImages`` (else ``thumbnailImage``),
+  ``videosCount`` (else the length of ``videos``).
+
+A page that could not be scraped comes back as ``{url, asin, input, error, errorDescription}``
+(Apify's ``#error``/``#debug`` convention is read too): "NOT_FOUND"/404 → not found, captcha or
+robot/blocked → blocked, anything else → error. An item without a title that carries only an
+error message is judged by that message.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
 from services.product.apify.adapters.base import (
-    default_currency,
+    asin_of,
+    brand_from_byline,
+    content_status,
+    currency_of,
+    failure_of,
     fulfillment_of,
-    looks_blocked,
     marketplace_of,
+    status_code_of,
 )
 from services.product.apify.item import BsrEntry, CrawlStatus, ListingContent, ParsedItem
 from services.product.apify.parsing import (
+    Money,
+    bsr_entries,
     clean_text,
+    clean_texts,
+    detect_currency,
+    parse_availability,
     parse_bsr,
     parse_count,
-    parse_in_stock,
     parse_money,
     parse_rating,
 )
-from services.product.asin import is_valid_asin
 
-_ASIN_IN_URL = re.compile(r"/(?:dp|gp/product)/([A-Z0-9]{10})", re.IGNORECASE)
-_CRUMB_SEPARATORS = re.compile("\\s*[\u203a>\u00bb/]\\s*")
-
-
-def _money(value: object) -> Decimal | None:
-    if isinstance(value, Mapping):
-        value = value.get("value")
-    return parse_money(value)[0]
-
-
-def _ranks(value: object) -> tuple[BsrEntry, ...]:
-    if isinstance(value, str):
-        return parse_bsr(value)
-    if not isinstance(value, list):
-        return ()
-    entries = []
-    for entry in value:
-        if not isinstance(entry, Mapping):
-            continue
-        rank = parse_count(entry.get("rank"))
-        category = clean_text(entry.get("category"))
-        if rank and category:
-            entries.append(BsrEntry(rank=rank, category=category))
-    return tuple(entries)
-
-
-def _strings(value: object) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        return ()
-    return tuple(t for t in (clean_text(v) for v in value) if t)
+_CRUMB_SEPARATOR = "\u203a"
 
 
 class JungleeAdapter:
+    """Reads ``junglee/amazon-crawler`` items."""
+
     actor_id = "junglee/amazon-crawler"
 
     def build_input(self, urls: Sequence[str]) -> dict[str, Any]:
+        """One run for the whole batch; each product URL yields exactly one item."""
         return {
             "categoryOrProductUrls": [{"url": url} for url in urls],
             "maxItemsPerStartUrl": 1,
@@ -76,64 +72,145 @@ class JungleeAdapter:
         }
 
     def parse(self, item: Mapping[str, Any]) -> ParsedItem | None:
-        url = item.get("url") or item.get("input")
-        asin = str(item.get("asin") or item.get("originalAsin") or "").strip().upper()
-        if not is_valid_asin(asin):
-            match = _ASIN_IN_URL.search(str(url or ""))
-            asin = match.group(1).upper() if match else ""
-        if not asin:
+        """The normalised item; None when no field names an ASIN."""
+        requested = _requested_url(item.get("input"))
+        url = item.get("url")
+        asin = asin_of(requested, item.get("originalAsin"), item.get("asin"), url)
+        if asin is None:
             return None
-        marketplace = marketplace_of(url)
-        error = item.get("error")
-        if error:
-            text = f"{error} {item.get('errorDescription') or ''}".strip()
-            if looks_blocked(text):
-                return ParsedItem(asin, marketplace, CrawlStatus.BLOCKED, error=text)
-            if "NOT_FOUND" in str(error).upper() or "404" in text:
-                return ParsedItem(asin, marketplace, CrawlStatus.NOT_FOUND, error=text)
-            return ParsedItem(asin, marketplace, CrawlStatus.ERROR, error=text)
-
-        price = _money(item.get("price"))
-        list_price = _money(item.get("listPrice"))
+        marketplace = marketplace_of(url, requested)
         title = clean_text(item.get("title"))
-        raw_seller = item.get("seller")
-        seller: Mapping[str, Any] = raw_seller if isinstance(raw_seller, Mapping) else {}
-        seller_name = clean_text(seller.get("name")) or clean_text(item.get("sellerName"))
-        ships_from = clean_text(item.get("shipsFrom") or item.get("fulfilledBy"))
-        in_stock = item.get("inStock") if isinstance(item.get("inStock"), bool) else None
+        failure = _failure(item, title)
+        if failure is not None:
+            status, error = failure
+            return ParsedItem(asin, marketplace, status, error=error)
+
+        default = currency_of(marketplace)
+        shown = _money(item.get("price"), default)
+        listed = _money(item.get("listPrice"), default)
+        price = shown.amount if shown else None
         availability = clean_text(item.get("inStockText"))
-        images = _strings(item.get("highResolutionImages")) or _strings(
-            [item.get("thumbnailImage")] if item.get("thumbnailImage") else []
-        )
-        crumbs = clean_text(item.get("breadCrumbs")) or ""
-        listing = ListingContent(
-            title=title,
-            brand=clean_text(item.get("brand")),
-            bullets=_strings(item.get("features")),
-            description=clean_text(item.get("description")),
-            images=images,
-            video_count=parse_count(item.get("videosCount")) or len(item.get("videos") or []),
-            category_path=tuple(p for p in _CRUMB_SEPARATORS.split(crumbs) if p),
-        )
-        status = CrawlStatus.OK if price is not None and title else CrawlStatus.PARTIAL
+        in_stock = parse_availability(item.get("inStock"))
+        if in_stock is None:
+            in_stock = parse_availability(availability)
+        seller = _seller(item)
+        status, missing = content_status(title, price, in_stock)
         return ParsedItem(
             asin=asin,
             marketplace=marketplace,
             status=status,
-            currency=default_currency(marketplace),
+            currency=next((m.currency for m in (shown, listed) if m and m.currency), default),
             price=price,
-            list_price=list_price
-            if list_price and (price is None or list_price >= price)
-            else None,
+            list_price=listed.amount if listed else None,
             buybox_price=price,
-            buybox_seller=seller_name,
-            fulfillment=fulfillment_of(seller_name, ships_from),
-            is_prime=item.get("isPrime") if isinstance(item.get("isPrime"), bool) else None,
+            buybox_seller=seller,
+            fulfillment=fulfillment_of(
+                seller, clean_text(item.get("shipsFrom")) or clean_text(item.get("fulfilledBy"))
+            ),
+            is_prime=_flag(item, "isPrime", "prime"),
             availability=availability,
-            in_stock=in_stock if in_stock is not None else parse_in_stock(availability),
+            in_stock=in_stock,
             rating=parse_rating(item.get("stars")),
             review_count=parse_count(item.get("reviewsCount")),
-            bsr=_ranks(item.get("bestsellerRanks")),
-            listing=listing,
-            error=None if status is CrawlStatus.OK else "price or title missing",
+            bsr=_bsr(item.get("bestsellerRanks")),
+            listing=_listing(item, title),
+            error=missing,
         )
+
+
+def _requested_url(value: Any) -> Any:
+    # ``input`` echoes the start URL, either as the URL or as the request object.
+    return value.get("url") if isinstance(value, Mapping) else value
+
+
+def _failure(item: Mapping[str, Any], title: str | None) -> tuple[CrawlStatus, str] | None:
+    error = item.get("error") or item.get("#error")
+    description = clean_text(item.get("errorDescription")) or _debug_message(item.get("#debug"))
+    if not error and (title is not None or description is None):
+        return None
+    label = clean_text(error) if isinstance(error, str) else None
+    message = " ".join(part for part in (label, description) if part) or "scrape failed"
+    code = status_code_of(item.get("statusCode"))
+    return failure_of(code, message) or CrawlStatus.ERROR, message
+
+
+def _debug_message(debug: Any) -> str | None:
+    if not isinstance(debug, Mapping):
+        return None
+    return clean_text(debug.get("errorMessage")) or clean_text(debug.get("message"))
+
+
+def _money(value: Any, default: str | None) -> Money | None:
+    symbol: Any = None
+    if isinstance(value, Mapping):
+        value, symbol = value.get("value"), value.get("currency")
+    money = parse_money(value, default)
+    if money is None or money.amount <= 0:
+        return None
+    if isinstance(symbol, str) and symbol.strip():
+        return Money(money.amount, detect_currency(symbol.strip(), default))
+    return money
+
+
+def _seller(item: Mapping[str, Any]) -> str | None:
+    seller = item.get("seller")
+    if isinstance(seller, Mapping):
+        return clean_text(seller.get("name"))
+    return clean_text(seller) or clean_text(item.get("sellerName"))
+
+
+def _flag(item: Mapping[str, Any], *keys: str) -> bool | None:
+    for key in keys:
+        value = item.get(key)
+        if isinstance(value, bool):
+            return value
+    return None
+
+
+def _bsr(value: Any) -> tuple[BsrEntry, ...]:
+    if isinstance(value, str):
+        return parse_bsr(value)
+    if not isinstance(value, list):
+        return ()
+    pairs = [(e.get("rank"), e.get("category")) for e in value if isinstance(e, Mapping)]
+    return bsr_entries(pairs)
+
+
+def _category_path(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list):
+        return clean_texts(value)
+    text = clean_text(value)
+    if text is None:
+        return ()
+    separator = _CRUMB_SEPARATOR if _CRUMB_SEPARATOR in text else ">"
+    return clean_texts(text.split(separator))
+
+
+def _images(item: Mapping[str, Any]) -> tuple[str, ...]:
+    images = clean_texts(item.get("highResolutionImages"), dedupe=True)
+    if images:
+        return images
+    thumbnail = clean_text(item.get("thumbnailImage"))
+    return (thumbnail,) if thumbnail else ()
+
+
+def _video_count(item: Mapping[str, Any]) -> int:
+    count = parse_count(item.get("videosCount"))
+    if count is not None:
+        return count
+    videos = item.get("videos")
+    return len(videos) if isinstance(videos, list) else 0
+
+
+def _listing(item: Mapping[str, Any], title: str | None) -> ListingContent:
+    store_link = item.get("visitStoreLink")
+    byline = store_link.get("text") if isinstance(store_link, Mapping) else store_link
+    return ListingContent(
+        title=title,
+        brand=clean_text(item.get("brand")) or brand_from_byline(byline),
+        bullets=clean_texts(item.get("features")),
+        description=clean_text(item.get("description"), strip_tags=True),
+        images=_images(item),
+        video_count=_video_count(item),
+        category_path=_category_path(item.get("breadCrumbs")),
+    )
