@@ -78,8 +78,8 @@ async def _seed(db_url: str, n: int) -> None:
         await conn.execute("SELECT setval('products_id_seq', $1)", n)
         await conn.copy_records_to_table(
             "tracked_products",
-            records=((uuid.uuid4(), user_id, i + 1, "daily") for i in range(n)),
-            columns=["id", "user_id", "product_id", "frequency"],
+            records=((uuid.uuid4(), user_id, i + 1, "daily", "own") for i in range(n)),
+            columns=["id", "user_id", "product_id", "frequency", "role"],
         )
         await conn.execute("ANALYZE")
     finally:
@@ -186,7 +186,7 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
     logs.mkdir(parents=True, exist_ok=True)
     try:
         db_url = await _reset_database(_plain(pg_admin))
-        upgrade(db_url)
+        await asyncio.to_thread(upgrade, db_url)
         flush = Redis.from_url(redis_url)
         await flush.flushdb()
         await flush.aclose()
