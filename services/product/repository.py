@@ -162,11 +162,10 @@ class CrawlRunRepository:
         return [r[0] for r in rows]
 
     async def hold(self, product_ids: Sequence[int], until: datetime) -> None:
+        # One array parameter, not one parameter per id: a cycle holds 100 000 products.
         await self.session.execute(
-            update(Product)
-            .where(Product.id.in_(product_ids))
-            .values(crawl_pending_until=until)
-            .execution_options(synchronize_session=False)
+            text("UPDATE products SET crawl_pending_until = :until WHERE id = ANY(:ids)"),
+            {"until": until, "ids": list(product_ids)},
         )
 
     async def add_runs(self, runs: list[CrawlRun]) -> None:
@@ -187,3 +186,19 @@ class CrawlRunRepository:
             select(CrawlRun).order_by(CrawlRun.created_at.desc()).limit(limit)
         )
         return list(result.scalars())
+
+    async def totals_since(self, since: datetime) -> tuple[int, int, int, int, int, Any]:
+        """(runs, asins, items, failed, missing, cost) of the runs created since ``since``."""
+        row = (
+            await self.session.execute(
+                select(
+                    func.count(),
+                    func.coalesce(func.sum(CrawlRun.asin_count), 0),
+                    func.coalesce(func.sum(CrawlRun.item_count), 0),
+                    func.coalesce(func.sum(CrawlRun.failed_count), 0),
+                    func.coalesce(func.sum(CrawlRun.missing_count), 0),
+                    func.coalesce(func.sum(CrawlRun.cost_usd), 0),
+                ).where(CrawlRun.created_at >= since)
+            )
+        ).one()
+        return (int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]), row[5])

@@ -203,3 +203,35 @@ class RefreshAccepted(BaseModel):
     job_id: str | None = None
     crawl_run_id: uuid.UUID | None = None
     as_of: datetime | None = None
+
+
+class CrawlRunRead(BaseModel):
+    """What one actor run was asked, returned and cost: the operator's view of crawling."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    actor: str
+    trigger: str
+    status: str
+    asin_count: int
+    item_count: int
+    ok_count: int
+    failed_count: int
+    missing_count: int
+    duration_s: float | None
+    cost_usd: Decimal | None
+    apify_run_id: str | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class CrawlCostSummary(BaseModel):
+    runs: int
+    asins: int
+    items: int
+    failed: int
+    missing: int
+    cost_usd: Decimal
+    runs_list: list[CrawlRunRead]

@@ -203,3 +203,13 @@ async def test_blocked_and_partial_items_are_stored_with_their_status(
     assert statuses.get("blocked", 0) > 0
     assert statuses.get("blocked", 0) + statuses.get("partial", 0) < 40 + 1
     assert stale == 0  # a product never crawled well has no "last good" time
+
+
+async def test_holding_a_whole_cycle_is_one_statement(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    # PostgreSQL takes at most 32 767 bind parameters; a cycle holds far more products.
+    from services.product.repository import CrawlRunRepository
+
+    async with sessionmaker() as session, session.begin():
+        await CrawlRunRepository(session).hold(list(range(1, 50_001)), datetime.now(UTC))
