@@ -104,7 +104,8 @@ class AlertSettings(BaseModel):
     # Outbound webhooks to private, loopback or link-local addresses are refused unless allowed.
     allow_private_targets: bool = False
     delivery_timeout_s: float = Field(default=10.0, gt=0, le=120)
-    delivery_max_tries: int = Field(default=6, ge=1, le=20)
+    # At most the queue's max_tries, so the last attempt is recorded as failed by the delivery.
+    delivery_max_tries: int = Field(default=5, ge=1, le=20)
     smtp_host: str = ""
     smtp_port: int = Field(default=587, ge=1, le=65_535)
     smtp_username: str = ""
@@ -140,6 +141,14 @@ class Settings(BaseSettings):
     crawl: CrawlScheduleSettings = Field(default_factory=CrawlScheduleSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+
+    @model_validator(mode="after")
+    def _delivery_tries_fit_the_queue(self) -> Settings:
+        if self.alerts.delivery_max_tries > self.queue.max_tries:
+            raise ValueError(
+                "SHELFWATCH_ALERTS__DELIVERY_MAX_TRIES cannot exceed SHELFWATCH_QUEUE__MAX_TRIES"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

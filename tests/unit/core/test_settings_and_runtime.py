@@ -99,3 +99,8 @@ def test_cron_job_ids_are_stable_within_a_slot() -> None:
     schedule = Schedule("x", "product.plan_crawls", Queue.DEFAULT, slot_s=300)
     assert slot_job_id(schedule, 1000.0) == slot_job_id(schedule, 1199.0)
     assert slot_job_id(schedule, 1000.0) != slot_job_id(schedule, 1200.0)
+
+
+def test_delivery_tries_cannot_outlast_the_queue_retries() -> None:
+    with pytest.raises(ValidationError, match="DELIVERY_MAX_TRIES"):
+        Settings(queue={"max_tries": 3}, alerts={"delivery_max_tries": 4})
