@@ -68,7 +68,10 @@ def test_json_serializer_round_trips_and_refuses_objects() -> None:
 
 
 def _ctx(job_try: int) -> dict[str, Any]:
-    settings = Settings(queue={"max_tries": 3, "retry_base_delay_s": 1, "retry_max_delay_s": 10})
+    settings = Settings(
+        queue={"max_tries": 3, "retry_base_delay_s": 1, "retry_max_delay_s": 10},
+        alerts={"delivery_max_tries": 3},
+    )
     context = TaskContext(settings, None, None, None, None)  # type: ignore[arg-type]
     return {"shelfwatch": context, "job_try": job_try, "job_id": "j1"}
 
