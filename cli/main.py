@@ -94,12 +94,17 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_create_admin(args: argparse.Namespace) -> int:
     from cli.admin import create_admin
     from cli.supervisor import embedded_database
+    from services.core.errors import DomainError
 
     settings = get_settings()
     password = os.environ.get("SHELFWATCH_ADMIN_PASSWORD") or getpass.getpass("Admin password: ")
     with embedded_database(settings) as url:
         settings.database.url = url
-        email = asyncio.run(create_admin(settings, args.email, password))
+        try:
+            email = asyncio.run(create_admin(settings, args.email, password))
+        except DomainError as exc:
+            details = "; ".join(f"{e.field}: {e.message}" for e in exc.field_errors)
+            sys.exit(f"shelfwatch create-admin: {exc.message}" + (f" ({details})" if details else ""))
     print(f"admin account ready: {email}")
     return 0
 
