@@ -104,7 +104,8 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
             email = asyncio.run(create_admin(settings, args.email, password))
         except DomainError as exc:
             details = "; ".join(f"{e.field}: {e.message}" for e in exc.field_errors)
-            sys.exit(f"shelfwatch create-admin: {exc.message}" + (f" ({details})" if details else ""))
+            suffix = f" ({details})" if details else ""
+            sys.exit(f"shelfwatch create-admin: {exc.message}{suffix}")
     print(f"admin account ready: {email}")
     return 0
 
