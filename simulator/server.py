@@ -103,6 +103,13 @@ def serve(host: str, port: int, config: SimulatorConfig) -> None:
     """Serve the simulator in the foreground until interrupted (``shelfwatch apify-sim``)."""
     # No access log: request lines are noise at benchmark rates, and this way nothing a client
     # sends can end up in a log line.
+    # log_config=None keeps the process's JSON logging (set up by the CLI) for uvicorn too.
     uvicorn.run(
-        create_app(config), host=host, port=port, log_level="info", access_log=False, ws="none"
+        create_app(config),
+        host=host,
+        port=port,
+        log_level="info",
+        log_config=None,
+        access_log=False,
+        ws="none",
     )
