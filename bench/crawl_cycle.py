@@ -28,10 +28,11 @@ import psutil
 from redis.asyncio import Redis
 
 from services.core.db import async_url
-from services.core.embedded import EmbeddedServers, free_port
+from services.core.embedded import EmbeddedServers, free_port, wait_for_port
 from services.core.jobs import JobRequest, Queue, create_arq_pool, send_job
 from services.core.migrate import upgrade
 from services.core.settings import Settings
+from services.product.ingest import SNAPSHOT_COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "shelfwatch_bench"
@@ -119,25 +120,7 @@ async def _copy_baseline(db_url: str, n: int) -> float:
             )
             for i in range(n)
         ]
-        columns = [
-            "product_id",
-            "crawl_run_id",
-            "captured_at",
-            "status",
-            "currency",
-            "price",
-            "list_price",
-            "buybox_price",
-            "buybox_seller",
-            "fulfillment",
-            "is_prime",
-            "availability",
-            "in_stock",
-            "rating",
-            "review_count",
-            "bsr",
-            "error",
-        ]
+        columns = list(SNAPSHOT_COLUMNS)
         started = time.perf_counter()
         await conn.copy_records_to_table("copy_scratch", records=records, columns=columns)
         return time.perf_counter() - started
@@ -154,17 +137,6 @@ def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-
-
-def _wait_port(port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), 0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 async def _run(args: argparse.Namespace) -> dict[str, object]:
@@ -209,7 +181,7 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
             "SHELFWATCH_QUEUE__METRICS_PORT": "0",
         }
         processes.append(_spawn(["apify-sim", "--port", str(sim_port)], env, logs / "sim.log"))
-        _wait_port(sim_port)
+        wait_for_port(sim_port, 20)
         workers = [
             _spawn(["worker", "--queue", "default"], env, logs / "worker.log")
             for _ in range(args.workers)

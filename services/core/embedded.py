@@ -28,7 +28,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_for_port(port: int, timeout_s: float) -> None:
+def wait_for_port(port: int, timeout_s: float) -> None:
+    """Block until something accepts connections on 127.0.0.1:port."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
@@ -96,7 +97,7 @@ class EmbeddedRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        _wait_for_port(port, 15)
+        wait_for_port(port, 15)
         self.url = f"redis://127.0.0.1:{port}/0"
         return self.url
 
