@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import func, select, text, update
@@ -213,3 +215,31 @@ async def test_holding_a_whole_cycle_is_one_statement(
 
     async with sessionmaker() as session, session.begin():
         await CrawlRunRepository(session).hold(list(range(1, 50_001)), datetime.now(UTC))
+
+
+async def test_operators_see_what_crawling_costs(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    new_uow: UowFactory,
+    crawl_settings: Settings,
+    gateway: ApifyGateway,
+    client: httpx.AsyncClient,
+    make_seller: Callable[..., Awaitable[dict[str, str]]],
+) -> None:
+    from cli.admin import create_admin
+
+    await seed_tracked(sessionmaker, count=30)
+    (run_id,) = await plan(new_uow, crawl_settings)
+    result = await CrawlBatchRunner(new_uow, gateway, crawl_settings).run(run_id)
+    await create_admin(crawl_settings, "ops@example.com", "a-Strong-passw0rd")
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": "ops@example.com", "password": "a-Strong-passw0rd"}
+    )
+    admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    r = await client.get("/api/v1/admin/crawl-runs", headers=admin)
+    assert r.status_code == 200
+    body = r.json()
+    assert (body["runs"], body["asins"], body["items"]) == (1, 30, result.items)
+    assert Decimal(body["cost_usd"]) > 0
+    assert body["runs_list"][0]["apify_run_id"]
+    seller = await make_seller()
+    assert (await client.get("/api/v1/admin/crawl-runs", headers=seller)).status_code == 403
