@@ -94,10 +94,12 @@ class LoginThrottle:
             )
 
     async def record_failure(self, email: str, ip: str) -> None:
+        # SET NX then INCR starts the window on the first failure only; unlike EXPIRE NX it
+        # also works on Redis 6 (the embedded default's).
         async with self.redis.pipeline(transaction=True) as pipe:
             for key in self._keys(email, ip):
+                pipe.set(key, 0, ex=self.window_s, nx=True)
                 pipe.incr(key)
-                pipe.expire(key, self.window_s, nx=True)
             await pipe.execute()
 
     async def reset_account(self, email: str, ip: str) -> None:
