@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import DBAPIError
 
 from services.core.errors import (
     Conflict,
@@ -134,6 +135,25 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     )
 
 
+# PostgreSQL refuses some text a client can send (a NUL byte): that is bad input, not a 500.
+_CLIENT_DATA_SQLSTATES = {"22021", "22P05", "54000"}
+
+
+def handle_database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[Any]:
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    cause = getattr(orig, "__cause__", None)
+    state = state or getattr(cause, "sqlstate", None)
+    if state in _CLIENT_DATA_SQLSTATES:
+        return problem_response(
+            request,
+            400,
+            "invalid_characters",
+            "The request contains characters that cannot be stored",
+        )
+    return handle_unexpected(request, exc)
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     logger.exception("unhandled error", extra={"error_type": type(exc).__name__})
     return problem_response(
@@ -148,5 +168,6 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: handle_domain_error,
     ValidationException: handle_validation_error,
     HTTPException: handle_http_exception,
+    DBAPIError: handle_database_error,
     Exception: handle_unexpected,
 }

@@ -16,7 +16,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from gateway.dependencies import CurrentUser, resources
 from services.alerts.schemas import Page
-from services.core.errors import FieldError, InvalidInput
+from services.core.errors import Conflict, FieldError, InvalidInput
 from services.core.uow import UnitOfWork
 from services.product.cache import ReadCache
 from services.product.history import HistoryService
@@ -109,6 +109,11 @@ class ProductController(Controller):
         if content_type in ("text/csv", "application/csv", "text/plain"):
             try:
                 items = _csv_items(body.decode("utf-8-sig"))
+            except csv.Error as exc:
+                raise InvalidInput(
+                    f"The CSV could not be read: {exc}",
+                    field_errors=[FieldError("body", "malformed CSV")],
+                ) from exc
             except UnicodeDecodeError as exc:
                 raise InvalidInput(
                     "The CSV is not UTF-8", field_errors=[FieldError("body", "encoding")]
@@ -272,7 +277,9 @@ class ProductController(Controller):
         force: FromQuery[bool] = False,
     ) -> Response[RefreshAccepted]:
         """Crawl now on the critical queue (202 + job id); fresh data answers 200 unless forced."""
-        _, product = await product_service.own_tracking(current_user.user, tracking_id)
+        tracking, product = await product_service.own_tracking(current_user.user, tracking_id)
+        if not tracking.is_active:
+            raise Conflict("Resume tracking before refreshing it", code="tracking_stopped")
         res = resources(state)
         service = RefreshService(product_service.uow, res.redis, res.settings)
         result = await service.request(current_user.user, product, force)

@@ -109,6 +109,9 @@ class DeliveryRunner:
                 error, transient, status = str(exc), exc.transient, exc.status
             except DomainError as exc:  # the target became unsafe (DNS now private, …)
                 error = exc.message
+            except Exception as exc:  # a bug or a malformed target must not leave it pending
+                logger.exception("delivery crashed", extra={"delivery": str(delivery_id)})
+                error = f"{type(exc).__name__} while sending"
         final = error is None or not transient or attempt >= self.settings.delivery_max_tries
         outcome = "sent" if error is None else ("failed" if final else "retry")
         async with self.new_uow() as uow:

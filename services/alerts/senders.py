@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import apprise
 import httpx
 
 from services.alerts.models import NotificationChannel
-from services.alerts.outbound import check_url
+from services.alerts.outbound import check_host, check_url
 from services.core.settings import AlertSettings
 
 SIGNATURE_HEADER = "X-Shelfwatch-Signature"
@@ -39,6 +40,25 @@ class Message:
     title: str
     text: str
     payload: dict[str, Any]
+
+
+def apprise_host(url: str) -> str | None:
+    """The host an Apprise URL would contact, when it names one (self-hosted services do:
+    ntfy://host, gotify://host, mmost://host …); hosted services resolve publicly anyway."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return None
+    if host is None:
+        return None
+    # Hosted services put tokens where the host goes (discord://id/token); a real host has a
+    # dot, or is an address literal or "localhost".
+    if host.isdigit():
+        # "2130706433" is how some resolvers spell 127.0.0.1; long ids are service tokens.
+        number = int(host)
+        return str(ipaddress.IPv4Address(number)) if number < 2**32 else None
+    looks_like_host = "." in host or ":" in host or host == "localhost"
+    return host if looks_like_host else None
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -84,12 +104,16 @@ class Sender:
             return await self._webhook(channel, message)
         if channel.kind == "slack":
             return await self._slack(channel, message)
-        url = (
-            email_url(self.settings, channel.target) if channel.kind == "email" else channel.target
-        )
-        if channel.kind == "email" and not self.settings.smtp_host:
-            raise SendFailed("no SMTP server is configured (SHELFWATCH_ALERTS__SMTP_HOST)", False)
-        await self._apprise(url, message)
+        if channel.kind == "email":
+            if not self.settings.smtp_host:
+                raise SendFailed(
+                    "no SMTP server is configured (SHELFWATCH_ALERTS__SMTP_HOST)", False
+                )
+            # The operator's own SMTP server: trusted, not a seller-chosen address.
+            await self._apprise(email_url(self.settings, channel.target), message)
+            return None
+        await check_host(apprise_host(channel.target), self.settings.allow_private_targets)
+        await self._apprise(channel.target, message)
         return None
 
     async def _webhook(self, channel: NotificationChannel, message: Message) -> int:

@@ -11,7 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from services.alerts.detection import DELIVER_TASK, deliver_job_id
 from services.alerts.models import NotificationChannel
-from services.alerts.outbound import check_url
+from services.alerts.outbound import check_host, check_url
 from services.alerts.repository import AlertRepository, ChannelRepository, DeliveryRepository
 from services.alerts.schemas import (
     AlertRead,
@@ -22,6 +22,7 @@ from services.alerts.schemas import (
     DeliveryRead,
     Page,
 )
+from services.alerts.senders import apprise_host
 from services.core.errors import FieldError, InvalidInput, NotFound
 from services.core.jobs import Queue
 from services.core.settings import AlertSettings
@@ -99,6 +100,7 @@ class AlertService:
                 "Not a supported Apprise URL",
                 field_errors=[FieldError("target", "use e.g. discord://, tgram://, msteams://")],
             )
+        await check_host(apprise_host(target), self.settings.allow_private_targets)
         return target
 
     async def create_channel(self, user_id: uuid.UUID, data: ChannelCreate) -> ChannelCreated:

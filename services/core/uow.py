@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -12,11 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.core.errors import DomainError
 from services.core.jobs import JobBuffer
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class UnitOfWork:
     session: AsyncSession
     jobs: JobBuffer = field(default_factory=JobBuffer)
+    # Side effects that must only follow a successful commit (cache invalidation).
+    after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 @asynccontextmanager
@@ -42,3 +47,8 @@ async def unit_of_work(
             raise
         if redis is not None and uow.jobs.pending:
             await uow.jobs.flush(redis)
+        for hook in uow.after_commit:
+            try:
+                await hook()
+            except Exception:  # the commit stands; a missed cache bump only costs freshness
+                logger.warning("after-commit hook failed", exc_info=True)

@@ -69,10 +69,14 @@ def parse_product_reference(
 
 def _from_url(value: str) -> ProductReference:
     url = value if "://" in value else "https://" + value.lstrip("/")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError as exc:  # "Invalid IPv6 URL" and the like
+        raise InvalidProductReference(f"{_shown(value)} is not a valid URL") from exc
     if parts.scheme.lower() not in ("http", "https"):
         raise InvalidProductReference(f"{_shown(value)} is not an http(s) URL")
-    host = (parts.hostname or "").lower().rstrip(".")
+    host = (hostname or "").lower().rstrip(".")
     marketplace = _marketplace(host, value)
     match = _PATH_ASIN.search(parts.path)
     if match is None:

@@ -228,7 +228,13 @@ class CrawlBatchRunner:
         parsed: list[tuple[int, ParsedItem]] = []
         unattributed = 0
         for raw in page:
-            item = adapter.parse(raw)
+            try:
+                item = adapter.parse(raw)
+            except Exception:  # one malformed item must not sink the page (the job would fail)
+                logger.warning(
+                    "item could not be parsed", extra={"run_id": str(run_id)}, exc_info=True
+                )
+                item = None
             pid = lookup.find(item) if item is not None else None
             if item is None or pid is None:
                 unattributed += 1

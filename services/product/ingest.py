@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import text
@@ -119,6 +120,19 @@ class PageResult:
     product_ids: frozenset[int]
 
 
+MAX_MONEY = Decimal("9999999999.99")  # numeric(12, 2)
+MAX_INT = 2**31 - 1
+
+
+def _money(value: Decimal | None) -> Decimal | None:
+    """Out-of-range money from a broken page is stored as unknown, never as a failed page."""
+    return value if value is None or Decimal(0) <= value <= MAX_MONEY else None
+
+
+def _count(value: int | None) -> int | None:
+    return value if value is None or 0 <= value <= MAX_INT else None
+
+
 def _snapshot_record(
     product_id: int, run_id: uuid.UUID, captured_at: datetime, item: ParsedItem
 ) -> tuple[Any, ...]:
@@ -128,16 +142,16 @@ def _snapshot_record(
         captured_at,
         item.status.value,
         item.currency,
-        item.price,
-        item.list_price,
-        item.buybox_price,
+        _money(item.price),
+        _money(item.list_price),
+        _money(item.buybox_price),
         item.buybox_seller[:200] if item.buybox_seller else None,
         item.fulfillment.value if item.fulfillment else None,
         item.is_prime,
         item.availability[:200] if item.availability else None,
         item.in_stock,
-        item.rating,
-        item.review_count,
+        item.rating if item.rating is None or Decimal(0) <= item.rating <= 5 else None,
+        _count(item.review_count),
         json.dumps([{"rank": b.rank, "category": b.category} for b in item.bsr]),
         item.error,
     )
@@ -156,7 +170,7 @@ def _listing_record(
         json.dumps(list(listing.bullets), ensure_ascii=False),
         listing.description,
         json.dumps(list(listing.images)),
-        listing.video_count,
+        _count(listing.video_count) or 0,
         json.dumps(list(listing.category_path), ensure_ascii=False),
     )
 
@@ -176,14 +190,11 @@ async def write_page(
     """Write one page of (product id, parsed item): snapshots, listing versions, product state."""
     by_product: dict[int, ParsedItem] = {}
     for product_id, item in items:
-        by_product.setdefault(product_id, item)  # an actor may return one product twice
+        # An actor may return one product twice: keep a good copy over a failed one.
+        kept = by_product.get(product_id)
+        if kept is None or (kept.status is not CrawlStatus.OK and item.status is CrawlStatus.OK):
+            by_product[product_id] = item
     snapshots = [_snapshot_record(pid, run_id, captured_at, it) for pid, it in by_product.items()]
-    listings = [
-        _listing_record(pid, run_id, captured_at, it.listing)
-        for pid, it in by_product.items()
-        # Only good data versions the listing; a partial page must not look like a change.
-        if it.listing is not None and it.status is CrawlStatus.OK
-    ]
     # Through the session first: that opens the transaction the COPY below must run in (the
     # temporary tables empty themselves at each commit).
     for statement in _PREPARE:
@@ -192,7 +203,16 @@ async def write_page(
     await conn.copy_records_to_table(
         "ingest_snapshots", records=snapshots, columns=list(SNAPSHOT_COLUMNS)
     )
-    await conn.execute(_MOVE_SNAPSHOTS)
+    # Only what this call really inserted moves the product's state and listing on: a copy
+    # already stored by an earlier page or an earlier attempt changes nothing.
+    inserted = {row[0] for row in await conn.fetch(_MOVE_SNAPSHOTS + " RETURNING product_id")}
+    fresh = {pid: it for pid, it in by_product.items() if pid in inserted}
+    listings = [
+        _listing_record(pid, run_id, captured_at, it.listing)
+        for pid, it in fresh.items()
+        # Only good data versions the listing; a partial page must not look like a change.
+        if it.listing is not None and it.status is CrawlStatus.OK
+    ]
     if listings:
         await conn.copy_records_to_table(
             "ingest_listings", records=listings, columns=list(LISTING_COLUMNS)
@@ -202,8 +222,8 @@ async def write_page(
         text(_UPDATE_PRODUCTS),
         {
             "captured_at": captured_at,
-            "ids": list(by_product),
-            "statuses": [it.status.value for it in by_product.values()],
+            "ids": list(fresh),
+            "statuses": [it.status.value for it in fresh.values()],
         },
     )
     ok = sum(1 for it in by_product.values() if it.status is CrawlStatus.OK)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.alerts.repository import AlertRepository
@@ -93,6 +94,8 @@ class ProductService:
         return ref.marketplace.value, ref.asin
 
     async def _check_quota(self, user: User, adding: int = 1) -> None:
+        # Serialises one seller's concurrent track/resume calls, so the count stays true.
+        await self.uow.session.execute(select(User.id).where(User.id == user.id).with_for_update())
         active = await self.trackings.count_active_for_user(user.id)
         if active + adding > user.plan.max_tracked_products:
             raise QuotaExceeded(
@@ -226,7 +229,13 @@ class ProductService:
         return await self.get(user, tracking_id)
 
     async def _lists_changed(self, user: User) -> None:
-        await self.cache.bump(list_version_key(user.id))
+        # After the commit: a list read before it must not be cached under the new version.
+        key = list_version_key(user.id)
+
+        async def bump() -> None:
+            await self.cache.bump(key)
+
+        self.uow.after_commit.append(bump)
 
     async def list_tracked(
         self,

@@ -243,3 +243,28 @@ async def test_operators_see_what_crawling_costs(
     assert body["runs_list"][0]["apify_run_id"]
     seller = await make_seller()
     assert (await client.get("/api/v1/admin/crawl-runs", headers=seller)).status_code == 403
+
+
+async def test_duplicate_items_keep_the_good_copy_and_never_move_state_twice(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    from services.product.apify.item import CrawlStatus
+    from services.product.ingest import write_page
+    from tests.factories import item, make_run
+
+    (pid,) = await seed_tracked(sessionmaker, count=1)
+    now = datetime.now(UTC)
+    run = await make_run(sessionmaker, [pid], now)
+    blocked = item(status=CrawlStatus.BLOCKED, price=None)
+    async with sessionmaker() as session, session.begin():
+        result = await write_page(session, run, now, [(pid, blocked), (pid, item())])
+    assert result.ok == 1
+    # The same product again on a later page of the same run: stored once, state untouched.
+    async with sessionmaker() as session, session.begin():
+        await write_page(session, run, now, [(pid, blocked)])
+    async with sessionmaker() as session:
+        product = await session.get(Product, pid)
+        statuses = (await session.execute(select(Snapshot.status))).scalars().all()
+    assert product is not None
+    assert product.last_status == "ok"
+    assert statuses == ["ok"]
