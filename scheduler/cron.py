@@ -59,6 +59,13 @@ def schedules(settings: Settings) -> list[Schedule]:
             hour=2,
             at_startup=True,
         ),
+        Schedule(
+            "resend-owed-jobs",
+            "product.resend_owed_jobs",
+            Queue.LOW,
+            600,
+            minute=set(range(3, 60, 10)),
+        ),
         Schedule("purge-tokens", "auth.purge_expired_tokens", Queue.LOW, 86_400, minute=17, hour=3),
         Schedule(
             "alert-digests",

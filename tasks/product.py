@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.core.jobs import Queue
+from services.maintenance import resend_owed_jobs
 from services.product.cache import ReadCache
 from services.product.crawl import (
     CRAWL_BATCH_TASK,
@@ -50,6 +51,14 @@ async def refresh_read_models(ctx: TaskContext, run_id: str) -> dict[str, Any]:
     """Write the new latest states into the cache and invalidate the affected sellers' lists."""
     async with ctx.unit_of_work() as uow:
         return await refresh_after_ingest(uow, ctx.redis, ctx.settings, uuid.UUID(run_id))
+
+
+@task("product.resend_owed_jobs", Queue.LOW)
+async def resend_jobs(ctx: TaskContext) -> dict[str, Any]:
+    """Queue again the crawl batches and deliveries whose job never reached Redis."""
+    async with ctx.unit_of_work() as uow:
+        count = await resend_owed_jobs(uow, timedelta(minutes=15))
+    return {"resent": count}
 
 
 @task("product.maintain_partitions", Queue.LOW)
