@@ -403,4 +403,6 @@ def create_app(config: SimulatorConfig | None = None) -> Litestar:
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
         openapi_config=None,
         state=State({"sim": state}),
+        # The process's own (JSON) logging stays in charge; Litestar must not install its own.
+        logging_config=None,
     )

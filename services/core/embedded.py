@@ -96,6 +96,9 @@ class EmbeddedRedis:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Out of the terminal's process group: Ctrl-C reaches `shelfwatch up`, which stops
+            # the processes using Redis first and Redis last.
+            start_new_session=True,
         )
         wait_for_port(port, 15)
         self.url = f"redis://127.0.0.1:{port}/0"
