@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
 from litestar import Controller, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from gateway.dependencies import CurrentUser, resources
+from gateway.pagination import Limit, Offset
 from services.alerts.schemas import (
     AlertRead,
     ChannelCreate,
@@ -19,15 +19,11 @@ from services.alerts.schemas import (
     ChannelUpdate,
     DeliveryRead,
     MarkRead,
-    Page,
 )
 from services.alerts.service import AlertService
 from services.alerts.thresholds import Rule, Severity
+from services.core.pagination import Page
 from services.core.uow import UnitOfWork
-
-MAX_PAGE = 100
-Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)]
-Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000)]
 
 
 async def provide_alert_service(state: State, uow: NamedDependency[UnitOfWork]) -> AlertService:

@@ -15,8 +15,9 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from gateway.dependencies import CurrentUser, resources
-from services.alerts.schemas import Page
+from gateway.pagination import Limit, Offset
 from services.core.errors import Conflict, FieldError, InvalidInput
+from services.core.pagination import Page
 from services.core.uow import UnitOfWork
 from services.product.cache import ReadCache
 from services.product.history import HistoryService
@@ -38,8 +39,6 @@ from services.product.service import ProductService
 
 MAX_BULK = 100
 MAX_BULK_BYTES = 256 * 1024
-Limit = Annotated[int, QueryParameter(ge=1, le=100)]
-Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000)]
 SortField = Literal[
     "created_at", "alias", "asin", "price", "rating", "reviews", "price_change_7d", "as_of"
 ]

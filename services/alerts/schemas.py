@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.alerts.thresholds import Severity
 
-T = TypeVar("T")
 ChannelKind = Literal["webhook", "slack", "email", "apprise"]
 ChannelMode = Literal["immediate", "digest"]
 
@@ -74,13 +73,6 @@ class AlertRead(BaseModel):
     snapshot_captured_at: datetime
     created_at: datetime
     read_at: datetime | None
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    total: int
-    limit: int
-    offset: int
 
 
 class MarkRead(BaseModel):

@@ -20,11 +20,11 @@ from services.alerts.schemas import (
     ChannelRead,
     ChannelUpdate,
     DeliveryRead,
-    Page,
 )
 from services.alerts.senders import apprise_host
 from services.core.errors import FieldError, InvalidInput, NotFound
 from services.core.jobs import Queue
+from services.core.pagination import Page
 from services.core.settings import AlertSettings
 from services.core.uow import UnitOfWork
 

@@ -16,6 +16,7 @@ from services.alerts.repository import AlertRepository
 from services.alerts.thresholds import Thresholds
 from services.auth.models import User
 from services.core.errors import Conflict, FieldError, InvalidInput, NotFound, QuotaExceeded
+from services.core.pagination import MAX_PAGE_SIZE
 from services.core.uow import UnitOfWork
 from services.product import queries
 from services.product.asin import InvalidProductReference, parse_product_reference
@@ -36,8 +37,6 @@ from services.product.schemas import (
     TrackedProductUpdate,
     tracked_read,
 )
-
-MAX_PAGE = 100
 
 
 def _tags(tags: list[str]) -> list[str]:
@@ -259,7 +258,7 @@ class ProductService:
             q,
             sort,
             descending,
-            min(limit, MAX_PAGE),
+            min(limit, MAX_PAGE_SIZE),
             offset,
         ]
         version = await self.cache.version(list_version_key(user.id))
@@ -305,7 +304,7 @@ class ProductService:
             q=q,
             sort=sort,
             descending=descending,
-            limit=min(limit, MAX_PAGE),
+            limit=min(limit, MAX_PAGE_SIZE),
             offset=offset,
         )
         return [

@@ -1,0 +1,12 @@
+"""The capped paging parameters shared by every list route."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar.params import QueryParameter
+
+from services.core.pagination import MAX_PAGE_SIZE
+
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)]
+Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000)]
