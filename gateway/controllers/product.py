@@ -20,7 +20,6 @@ from services.core.errors import Conflict, FieldError, InvalidInput
 from services.core.pagination import Page
 from services.core.uow import UnitOfWork
 from services.product.cache import ReadCache
-from services.product.history import HistoryService
 from services.product.models import TrackingRole
 from services.product.queries import SORTS
 from services.product.refresh import RefreshService
@@ -217,7 +216,6 @@ class ProductController(Controller):
     @get("/{tracking_id:uuid}/history")
     async def history(
         self,
-        state: State,
         tracking_id: FromPath[uuid.UUID],
         current_user: NamedDependency[CurrentUser],
         product_service: NamedDependency[ProductService],
@@ -229,14 +227,13 @@ class ProductController(Controller):
         end: FromQuery[datetime | None] = None,
     ) -> HistoryRead:
         """One metric over 7d/30d/90d/1y or a custom start/end (BSR: one series per category)."""
-        _, product = await product_service.own_tracking(current_user.user, tracking_id)
-        service = HistoryService(product_service.uow.session, read_cache(state))
-        return await service.series(product, metric, range, start, end)
+        return await product_service.history(
+            current_user.user, tracking_id, metric, range, start, end
+        )
 
     @get("/{tracking_id:uuid}/history.csv", media_type="text/csv")
     async def history_csv(
         self,
-        state: State,
         tracking_id: FromPath[uuid.UUID],
         current_user: NamedDependency[CurrentUser],
         product_service: NamedDependency[ProductService],
@@ -245,10 +242,9 @@ class ProductController(Controller):
         end: FromQuery[datetime | None] = None,
     ) -> Response[str]:
         """Every good snapshot in the range as CSV."""
-        _, product = await product_service.own_tracking(current_user.user, tracking_id)
-        service = HistoryService(product_service.uow.session, read_cache(state))
-        body = await service.csv(product, range, start, end)
-        filename = f"{product.marketplace}-{product.asin}-history.csv"
+        filename, body = await product_service.history_csv(
+            current_user.user, tracking_id, range, start, end
+        )
         return Response(
             body,
             media_type="text/csv",

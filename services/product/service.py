@@ -21,6 +21,7 @@ from services.core.uow import UnitOfWork
 from services.product import queries
 from services.product.asin import InvalidProductReference, parse_product_reference
 from services.product.cache import ReadCache, list_version_key
+from services.product.history import HistoryService
 from services.product.models import Product, TrackedProduct
 from services.product.read_models import latest_state
 from services.product.repository import ProductRepository, TrackingRepository
@@ -28,6 +29,7 @@ from services.product.schemas import (
     BsrEntryRead,
     BulkLineResult,
     BulkTrackResult,
+    HistoryRead,
     ListingRead,
     ListingVersionRead,
     TrackedProductCreate,
@@ -332,6 +334,34 @@ class ProductService:
             )
             for r in rows
         ], total
+
+    async def history(
+        self,
+        user: User,
+        tracking_id: uuid.UUID,
+        metric: str,
+        range_: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> HistoryRead:
+        """One metric of a tracked product over a named or custom range."""
+        _, product = await self.own_tracking(user, tracking_id)
+        return await HistoryService(self.uow.session, self.cache).series(
+            product, metric, range_, start, end
+        )
+
+    async def history_csv(
+        self,
+        user: User,
+        tracking_id: uuid.UUID,
+        range_: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> tuple[str, str]:
+        """(file name, CSV text) of every good snapshot in the range."""
+        _, product = await self.own_tracking(user, tracking_id)
+        body = await HistoryService(self.uow.session, self.cache).csv(product, range_, start, end)
+        return f"{product.marketplace}-{product.asin}-history.csv", body
 
     async def listing_versions(
         self, user: User, tracking_id: uuid.UUID, limit: int = 20
