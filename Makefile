@@ -1,5 +1,5 @@
 # The commands the README shows.
-.PHONY: up test lint format typecheck check bench migrate
+.PHONY: up test lint format typecheck imports check bench migrate
 
 up:
 	uv run shelfwatch up
@@ -18,10 +18,20 @@ format:
 typecheck:
 	uv run mypy
 
-check: lint typecheck test
+imports:
+	uv run lint-imports
+
+check: lint typecheck imports test
 
 migrate:
 	uv run shelfwatch migrate
 
+# Every benchmark, one after the other (each seeds its own scratch data and drops it after).
+BENCHMARKS = crawl_cycle ingest_split read_path logins queue_fairness llm_cache history_at_scale
+
 bench:
-	uv run python -m bench.crawl_cycle
+	@for b in $(BENCHMARKS); do \
+		echo; echo "== bench.$$b"; \
+		extra=""; if [ $$b = read_path ]; then extra=--variants; fi; \
+		uv run python -m bench.$$b $$extra || exit 1; \
+	done

@@ -1,9 +1,11 @@
-"""Benchmark: one full crawl cycle of N tracked products against the simulator.
+"""Benchmark: full crawl cycles of N tracked products against the simulator, at growing N.
 
-plan → batches → worker process → snapshots in PostgreSQL, end to end with real processes,
-then PostgreSQL's own COPY of the same number of snapshot rows into a scratch table, for scale.
+For each N (10k, 30k, 100k by default): plan → batches → worker process → snapshots in
+PostgreSQL, end to end with real processes (the Apify simulator and one ``shelfwatch worker``),
+then PostgreSQL's own COPY of the same number of snapshot rows into a scratch table. The table
+shows time per product and the worker's peak RSS next to the smallest N's: both must stay flat.
 
-    uv run python -m bench.crawl_cycle [--products 100000] [--batch-size 500] [--workers 1]
+    uv run python -m bench.crawl_cycle [--sizes 10000,30000,100000] [--batch-size 500]
 """
 
 from __future__ import annotations
@@ -11,54 +13,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
-from urllib.parse import urlparse
 
 import asyncpg
 import psutil
-from redis.asyncio import Redis
 
-from services.core.db import async_url
-from services.core.embedded import EmbeddedServers, free_port, wait_for_port
+from bench.common import Bench, bench, machine, table, verdict
+from services.core.embedded import free_port, wait_for_port
 from services.core.jobs import JobRequest, Queue, create_arq_pool, send_job
-from services.core.migrate import upgrade
 from services.core.settings import Settings
-from services.product.ingest import SNAPSHOT_COLUMNS
+from services.product.repository.snapshots import SNAPSHOT_COLUMNS
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH_DB = "shelfwatch_bench"
-
-
-def _reachable(url: str, port: int) -> bool:
-    parsed = urlparse(url)
-    try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or port), 1):
-            return True
-    except OSError:
-        return False
-
-
-def _plain(url: str) -> str:
-    return async_url(url).replace("postgresql+asyncpg://", "postgresql://")
-
-
-async def _reset_database(admin_url: str) -> str:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    finally:
-        await conn.close()
-    return urlparse(admin_url)._replace(path=f"/{BENCH_DB}").geturl()
+REDIS_DB = 14
+TARGET_100K_S = 60.0
 
 
 async def _seed(db_url: str, n: int) -> None:
@@ -128,91 +98,49 @@ async def _copy_baseline(db_url: str, n: int) -> float:
         await conn.close()
 
 
-def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "cli.main", *args],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
-async def _run(args: argparse.Namespace) -> dict[str, object]:
-    base = Settings()
-    pg_admin = os.environ.get(
-        "SHELFWATCH_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+async def _cycle(state: Bench, n: int, args: argparse.Namespace) -> dict[str, float]:
+    db_url = await state.fresh_database()
+    await state.flush_redis()
+    await _seed(db_url, n)
+    sim_port = free_port()
+    env = state.env(
+        SHELFWATCH_APIFY__BASE_URL=f"http://127.0.0.1:{sim_port}",
+        SHELFWATCH_APIFY__TOKEN="bench",
+        SHELFWATCH_APIFY__SIMULATED="true",
+        SHELFWATCH_APIFY__BATCH_SIZE=str(args.batch_size),
+        SHELFWATCH_APIFY__PAGE_SIZE=str(args.page_size),
+        SHELFWATCH_APIFY__MAX_ITEMS_PER_RUN=str(args.batch_size * 2),
+        SHELFWATCH_QUEUE__CONCURRENCY=str(args.concurrency),
     )
-    redis_url = os.environ.get("SHELFWATCH_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-    servers = EmbeddedServers(ROOT / ".shelfwatch" / "bench")
-    servers.start(
-        need_database=not _reachable(pg_admin, 5432), need_redis=not _reachable(redis_url, 6379)
-    )
-    if servers.postgres:
-        pg_admin = servers.postgres.url.replace("/shelfwatch?", "/postgres?")
-    if servers.redis:
-        redis_url = servers.redis.url
-    processes: list[subprocess.Popen[bytes]] = []
-    logs = ROOT / ".shelfwatch" / "bench-logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    sim = state.spawn(["apify-sim", "--port", str(sim_port)], env, "crawl-sim.log")
+    wait_for_port(sim_port, 20)
+    workers = [
+        state.spawn(["worker", "--queue", "default"], env, "crawl-worker.log")
+        for _ in range(args.workers)
+    ]
+    await asyncio.sleep(2)  # let the workers connect
+    settings = Settings().model_copy(deep=True)
+    settings.redis.url = state.redis_url
+    arq = await create_arq_pool(settings)
+    conn = await asyncpg.connect(db_url)
+    peak_rss = 0
     try:
-        db_url = await _reset_database(_plain(pg_admin))
-        await asyncio.to_thread(upgrade, db_url)
-        flush = Redis.from_url(redis_url)
-        await flush.flushdb()
-        await flush.aclose()
-        await _seed(db_url, args.products)
-
-        sim_port = free_port()
-        env = {
-            **os.environ,
-            "SHELFWATCH_ENVIRONMENT": "development",
-            "SHELFWATCH_LOG_LEVEL": "WARNING",
-            "SHELFWATCH_DATABASE__URL": db_url,
-            "SHELFWATCH_REDIS__URL": redis_url,
-            "SHELFWATCH_APIFY__BASE_URL": f"http://127.0.0.1:{sim_port}",
-            "SHELFWATCH_APIFY__TOKEN": "bench",
-            "SHELFWATCH_APIFY__SIMULATED": "true",
-            "SHELFWATCH_APIFY__BATCH_SIZE": str(args.batch_size),
-            "SHELFWATCH_APIFY__PAGE_SIZE": str(args.page_size),
-            "SHELFWATCH_APIFY__MAX_ITEMS_PER_RUN": str(args.batch_size * 2),
-            "SHELFWATCH_QUEUE__CONCURRENCY": str(args.concurrency),
-            "SHELFWATCH_QUEUE__METRICS_PORT": "0",
-        }
-        processes.append(_spawn(["apify-sim", "--port", str(sim_port)], env, logs / "sim.log"))
-        wait_for_port(sim_port, 20)
-        workers = [
-            _spawn(["worker", "--queue", "default"], env, logs / "worker.log")
-            for _ in range(args.workers)
-        ]
-        processes.extend(workers)
-        await asyncio.sleep(2)  # let the workers connect
-
-        settings = base.model_copy(deep=True)
-        settings.redis.url = redis_url
-        arq = await create_arq_pool(settings)
-        conn = await asyncpg.connect(db_url)
-        peak_rss = 0
         started = time.perf_counter()
         await send_job(arq, JobRequest("product.plan_crawls", Queue.DEFAULT, {}, "bench-plan"))
-        done = 0
         while True:
             for w in workers:
                 try:
-                    rss = psutil.Process(w.pid).memory_info().rss
+                    peak_rss = max(peak_rss, psutil.Process(w.pid).memory_info().rss)
                 except psutil.NoSuchProcess:
                     raise RuntimeError("a worker died; see .shelfwatch/bench-logs") from None
-                peak_rss = max(peak_rss, rss)
             row = await conn.fetchrow(
                 "SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed')) AS done, "
                 "count(*) AS total FROM crawl_runs"
             )
-            done, total = row["done"], row["total"]
-            if total and done == total:
+            if row["total"] and row["done"] == row["total"]:
                 break
             if time.perf_counter() - started > args.timeout:
-                raise RuntimeError(f"timed out with {done}/{total} runs finished")
+                raise RuntimeError(f"timed out with {row['done']}/{row['total']} runs finished")
             await asyncio.sleep(0.25)
         elapsed = time.perf_counter() - started
         snapshots = await conn.fetchval("SELECT count(*) FROM snapshots")
@@ -221,71 +149,106 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
             "GROUP BY 1, 2 HAVING count(*) > 1) d"
         )
         runs = await conn.fetchval("SELECT count(*) FROM crawl_runs")
+    finally:
         await conn.close()
         await arq.aclose()
-        copy_s = await _copy_baseline(db_url, args.products)
-        return {
-            "products": args.products,
-            "batch_size": args.batch_size,
-            "actor_runs": runs,
-            "expected_runs": -(-args.products // args.batch_size),
-            "snapshots": snapshots,
-            "duplicates": dupes,
-            "cycle_s": elapsed,
-            "products_per_s": args.products / elapsed,
-            "worker_peak_rss_mb": peak_rss / 1_048_576,
-            "copy_s": copy_s,
-            "ratio": elapsed / copy_s,
-        }
-    finally:
-        for p in processes:
-            p.terminate()
-        for p in processes:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        servers.stop()
+        for w in workers:
+            state.stop(w)
+        state.stop(sim)
+    copy_s = await _copy_baseline(db_url, n)
+    return {
+        "n": n,
+        "runs": runs,
+        "expected_runs": -(-n // args.batch_size),
+        "snapshots": snapshots,
+        "dupes": dupes,
+        "cycle_s": elapsed,
+        "us_per_product": elapsed / n * 1e6,
+        "rss_mb": peak_rss / 1_048_576,
+        "copy_s": copy_s,
+    }
 
 
-def _print(result: dict[str, object], args: argparse.Namespace) -> None:
-    rows = [
-        (
-            "machine",
-            f"{platform.machine()}, {psutil.cpu_count()} cores, "
-            f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}",
-        ),
-        ("products tracked", f"{result['products']:,}"),
-        ("batch size / page size", f"{args.batch_size} / {args.page_size}"),
-        ("worker processes x concurrency", f"{args.workers} x {args.concurrency}"),
-        ("actor runs (expected)", f"{result['actor_runs']} ({result['expected_runs']})"),
-        ("snapshots written", f"{result['snapshots']:,} (duplicates: {result['duplicates']})"),
-        ("full cycle", f"{result['cycle_s']:.1f} s"),
-        ("products/s", f"{result['products_per_s']:,.0f}"),
-        ("worker peak RSS", f"{result['worker_peak_rss_mb']:.0f} MB"),
-        ("PostgreSQL COPY of the same rows", f"{result['copy_s']:.2f} s"),
-        ("cycle / COPY", f"{result['ratio']:.1f}x"),
+async def _run(args: argparse.Namespace) -> list[dict[str, float]]:
+    results = []
+    async with bench("crawl", REDIS_DB) as state:
+        for n in args.sizes:
+            results.append(await _cycle(state, n, args))
+    return results
+
+
+def report(results: list[dict[str, float]], args: argparse.Namespace) -> str:
+    base = results[0]
+    rows = []
+    for r in results:
+        rows.append(
+            (
+                f"{r['n']:,}",
+                f"{r['runs']} ({r['expected_runs']})",
+                f"{r['snapshots']:,} / {r['dupes']}",
+                f"{r['cycle_s']:.1f} s",
+                f"{r['us_per_product']:.0f}",
+                f"{r['us_per_product'] / base['us_per_product']:.2f}x",
+                f"{r['rss_mb']:.0f} MB",
+                f"{r['rss_mb'] / base['rss_mb']:.2f}x",
+                f"{r['copy_s']:.2f} s",
+                f"{r['cycle_s'] / r['copy_s']:.0f}x",
+            )
+        )
+    largest = results[-1]
+    flat_time = all(r["us_per_product"] <= 1.5 * base["us_per_product"] for r in results)
+    flat_rss = all(r["rss_mb"] <= 1.5 * base["rss_mb"] for r in results)
+    notes = [
+        f"machine: {machine()}",
+        f"batch size {args.batch_size}, page size {args.page_size}, "
+        f"{args.workers} worker process(es) x concurrency {args.concurrency}",
+        f"time per product flat in N (<= 1.5x the smallest N): {verdict(flat_time)}",
+        f"worker RSS flat in N (<= 1.5x the smallest N): {verdict(flat_rss)}",
     ]
-    width = max(len(k) for k, _ in rows)
-    print(f"| {'metric'.ljust(width)} | value |")
-    print(f"| {'-' * width} | ----- |")
-    for key, value in rows:
-        print(f"| {key.ljust(width)} | {value} |")
+    if largest["n"] >= 100_000:
+        notes.append(
+            f"100k cycle <= {TARGET_100K_S:.0f} s: "
+            f"{verdict(largest['cycle_s'] * 100_000 / largest['n'] <= TARGET_100K_S)}"
+        )
+    return (
+        table(
+            "Crawl cycle: growth in N",
+            [
+                "products",
+                "actor runs (expected)",
+                "snapshots / dupes",
+                "cycle",
+                "µs/product",
+                "vs smallest N",
+                "worker peak RSS",
+                "vs smallest N",
+                "COPY same rows",
+                "cycle / COPY",
+            ],
+            rows,
+        )
+        + "\n\n"
+        + "\n".join(f"- {n}" for n in notes)
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--products", type=int, default=100_000)
+    parser.add_argument(
+        "--sizes",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[10_000, 30_000, 100_000],
+        help="comma-separated product counts, smallest first",
+    )
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args()
-    result = asyncio.run(_run(args))
-    _print(result, args)
+    print(report(asyncio.run(_run(args)), args), flush=True)
 
 
 if __name__ == "__main__":

@@ -35,28 +35,21 @@ def _require_urls(settings: Settings, command: str) -> None:
 def cmd_up(args: argparse.Namespace) -> int:
     from cli.supervisor import run_all
 
-    return run_all(get_settings(), with_scheduler=not args.no_scheduler)
+    return run_all(get_settings(), with_scheduler=not args.no_scheduler, openai_sim=args.openai_sim)
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from gateway.app import create_app
+    from gateway.serving import serve
 
     settings = get_settings()
     _require_urls(settings, "gateway")
     host = args.host or settings.http.host
     port = args.port or settings.http.port
-    logger.info("gateway listening", extra={"url": f"http://{host}:{port}"})
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
+    logger.info(
+        "gateway listening",
+        extra={"url": f"http://{host}:{port}", "workers": settings.http.workers},
     )
+    serve("gateway.serving:create_served_app", host, port, settings.http)
     return 0
 
 
@@ -119,6 +112,14 @@ def cmd_apify_sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_openai_sim(args: argparse.Namespace) -> int:
+    from simulator.openai_sim import serve
+
+    logger.info("OpenAI stand-in listening", extra={"url": f"http://{args.host}:{args.port}/v1"})
+    serve(args.host, args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shelfwatch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -127,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
         "up", help="gateway + worker (all queues) + scheduler, embedded servers if unset"
     )
     up.add_argument("--no-scheduler", action="store_true", help="do not start the cron process")
+    up.add_argument(
+        "--openai-sim", action="store_true", help="write LLM reports with the bundled stand-in"
+    )
     up.set_defaults(handler=cmd_up)
 
     gw = sub.add_parser("gateway", help="the HTTP gateway")
@@ -152,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--port", type=int, default=8765)
     sim.add_argument("--day-offset", type=int, default=0, help="move the simulated clock")
     sim.set_defaults(handler=cmd_apify_sim)
+
+    oa = sub.add_parser("openai-sim", help="the bundled OpenAI-compatible stand-in")
+    oa.add_argument("--host", default="127.0.0.1")
+    oa.add_argument("--port", type=int, default=8766)
+    oa.set_defaults(handler=cmd_openai_sim)
 
     ad = sub.add_parser(
         "create-admin", help="create an admin (password from SHELFWATCH_ADMIN_PASSWORD or prompt)"

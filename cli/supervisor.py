@@ -56,6 +56,18 @@ def _banner(settings: Settings, servers: EmbeddedServers, env: dict[str, str]) -
         )
     else:
         lines.append(f"  Apify      {env.get('SHELFWATCH_APIFY__BASE_URL') or 'api.apify.com'}")
+    if env.get("SHELFWATCH_OPENAI__SIMULATED") == "true":
+        lines.append(
+            "  OpenAI     SIMULATED by the bundled stand-in at "
+            f"{env['SHELFWATCH_OPENAI__BASE_URL']} - reports are not written by a real model"
+        )
+    elif settings.openai.enabled:
+        lines.append(f"  OpenAI     {settings.openai.base_url or 'api.openai.com'}")
+    else:
+        lines.append(
+            "  OpenAI     not configured - reports are rule_based; "
+            "set SHELFWATCH_OPENAI__API_KEY, or pass --openai-sim"
+        )
     if servers.started:
         lines.append(
             "  To use your own servers, set SHELFWATCH_DATABASE__URL and SHELFWATCH_REDIS__URL "
@@ -64,7 +76,7 @@ def _banner(settings: Settings, servers: EmbeddedServers, env: dict[str, str]) -
     print("\n".join(lines), file=sys.stderr, flush=True)
 
 
-def run_all(settings: Settings, with_scheduler: bool = True) -> int:
+def run_all(settings: Settings, with_scheduler: bool = True, openai_sim: bool = False) -> int:
     """Start everything, wait until Ctrl-C/SIGTERM or a process dies, then stop all of it."""
     servers = EmbeddedServers(settings.data_dir.resolve())
     servers.start(need_database=not settings.database.url, need_redis=not settings.redis.url)
@@ -78,6 +90,11 @@ def run_all(settings: Settings, with_scheduler: bool = True) -> int:
         # The simulator wants a token like Apify does; this one opens nothing real.
         env["SHELFWATCH_APIFY__TOKEN"] = "simulator"  # noqa: S105
         env["SHELFWATCH_APIFY__SIMULATED"] = "true"
+    if openai_sim:
+        env["SHELFWATCH_OPENAI__BASE_URL"] = f"http://127.0.0.1:{free_port()}/v1"
+        # The stand-in wants a bearer key like OpenAI does; this one opens nothing real.
+        env["SHELFWATCH_OPENAI__API_KEY"] = "sk-openai-sim"
+        env["SHELFWATCH_OPENAI__SIMULATED"] = "true"
     children: list[subprocess.Popen[bytes]] = []
     stopping = False
 
@@ -94,6 +111,9 @@ def run_all(settings: Settings, with_scheduler: bool = True) -> int:
         if settings.needs_apify_simulator:
             port = env["SHELFWATCH_APIFY__BASE_URL"].rsplit(":", 1)[1]
             commands.insert(0, ["apify-sim", "--port", port])
+        if openai_sim:
+            port = env["SHELFWATCH_OPENAI__BASE_URL"].rsplit(":", 1)[1].split("/")[0]
+            commands.insert(0, ["openai-sim", "--port", port])
         for command in commands:
             children.append(
                 subprocess.Popen(  # noqa: S603 - our own interpreter and module

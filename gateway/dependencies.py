@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.handlers.base import BaseRouteHandler
 from redis.exceptions import RedisError
 
 from gateway.state import Resources
 from services.auth.models import Role, User
-from services.auth.repository import UserRepository
 from services.auth.service import AuthService, revoked_access_key
 from services.auth.tokens import AccessClaims, decode_access_token
 from services.core.errors import NotAuthenticated, PermissionDenied
@@ -51,7 +52,7 @@ class CurrentUser:
         return self.user.id
 
 
-def bearer_token(request: Request[Any, Any, Any]) -> str:
+def bearer_token(request: ASGIConnection[Any, Any, Any, Any]) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -59,9 +60,18 @@ def bearer_token(request: Request[Any, Any, Any]) -> str:
     return token.strip()
 
 
+_CURRENT_USER = "shelfwatch.current_user"
+
+
 async def provide_current_user(request: Request[Any, Any, Any], state: State) -> CurrentUser:
     """The seller behind the bearer token; 401 for a missing, bad, expired or revoked token."""
-    res = resources(state)
+    known = cast("CurrentUser | None", request.scope.get(_CURRENT_USER))
+    return known if known is not None else await authenticate(request)
+
+
+async def authenticate(request: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser:
+    """Check the bearer token and load its account (once per request)."""
+    res = resources(request.app.state)
     claims = decode_access_token(res.settings.auth, bearer_token(request))
     try:
         revoked = bool(await res.redis.exists(revoked_access_key(claims.jti)))
@@ -74,23 +84,29 @@ async def provide_current_user(request: Request[Any, Any, Any], state: State) ->
     # Its own short session, not the request's unit of work: Litestar does not close generator
     # dependencies when a later one raises, so a refusal here must not hold a connection.
     async with res.sessionmaker() as session:
-        user = await UserRepository(session).get(claims.user_id)
-    if user is None or not user.is_active:
+        user = await AuthService(session, res.redis, res.settings.auth).find_active_user(
+            claims.user_id
+        )
+    if user is None:
         raise NotAuthenticated("The account is no longer active", code="account_disabled")
     request.scope["state"]["user_id"] = str(user.id)
     user_id_var.set(str(user.id))
-    return CurrentUser(user=user, claims=claims)
+    current = CurrentUser(user=user, claims=claims)
+    request.scope[_CURRENT_USER] = current  # type: ignore[literal-required]
+    return current
 
 
-async def provide_admin(current_user: NamedDependency[CurrentUser]) -> CurrentUser:
-    if current_user.user.role != Role.ADMIN.value:
+async def requires_admin(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Guard of the admin routes: 401 without a valid token, 403 for a non-admin account."""
+    current = await authenticate(connection)
+    if current.user.role != Role.ADMIN:
         raise PermissionDenied("This needs an admin account")
-    return current_user
 
 
 DEPENDENCIES = {
     "uow": Provide(provide_uow),
     "auth_service": Provide(provide_auth_service),
     "current_user": Provide(provide_current_user),
-    "admin": Provide(provide_admin),
 }

@@ -24,6 +24,12 @@ SECURITY_HEADERS = {
     "referrer-policy": "no-referrer",
     "cross-origin-opener-policy": "same-origin",
     "permissions-policy": "camera=(), microphone=(), geolocation=()",
+    # Pages and API alike: everything this origin serves runs under the strict policy.
+    "content-security-policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
 }
 # Accept a caller's id only if it is short and plain, so it cannot forge log content.
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")

@@ -9,6 +9,7 @@ from litestar.datastructures import State
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from gateway.dependencies import resources
+from services.admin.queues import refresh_admin_gauges
 from services.core.queue_stats import refresh_queue_gauges
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class MetricsController(PrometheusController):
     async def get(self, state: State) -> Response[bytes]:
         try:
             await refresh_queue_gauges(resources(state).redis)
+            await refresh_admin_gauges(resources(state).redis)
         except Exception:  # a scrape must still answer when Redis is away
             logger.warning("queue gauges not refreshed", exc_info=True)
         return await super().get.fn(self)  # type: ignore[no-any-return]

@@ -6,6 +6,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
@@ -15,6 +16,7 @@ from services.core.errors import (
     Conflict,
     DomainError,
     InvalidInput,
+    MalformedBody,
     NotAuthenticated,
     NotFound,
     PermissionDenied,
@@ -29,6 +31,7 @@ PROBLEM_JSON = "application/problem+json"
 
 # The one table from domain error to HTTP status.
 DOMAIN_STATUS: dict[type[DomainError], int] = {
+    MalformedBody: 400,
     InvalidInput: 422,
     NotFound: 404,
     Conflict: 409,
@@ -92,9 +95,13 @@ def _domain_status(exc: DomainError) -> int:
 
 def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     errors = [{"field": e.field, "message": e.message} for e in exc.field_errors]
-    return problem_response(
+    response = problem_response(
         request, _domain_status(exc), exc.code, exc.message, errors, exc.headers
     )
+    # Machine-readable details a client can act on (e.g. a quota's limit and usage).
+    for key, value in exc.extra.items():
+        response.content.setdefault(key, value)
+    return response
 
 
 def handle_validation_error(
@@ -154,6 +161,13 @@ def handle_database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> R
     return handle_unexpected(request, exc)
 
 
+def handle_undecodable_body(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A body the JSON decoder gives up on (nesting too deep for its recursion limit, bytes
+    that are not UTF-8) is the client's mistake: 400, never a 500."""
+    logger.info("undecodable body", extra={"error_type": type(exc).__name__})
+    return problem_response(request, 400, "malformed_body", "The request body could not be read")
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     logger.exception("unhandled error", extra={"error_type": type(exc).__name__})
     return problem_response(
@@ -169,5 +183,9 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ValidationException: handle_validation_error,
     HTTPException: handle_http_exception,
     DBAPIError: handle_database_error,
+    # Raised by msgspec/pydantic while turning the request body into values.
+    RecursionError: handle_undecodable_body,
+    UnicodeDecodeError: handle_undecodable_body,
+    msgspec.DecodeError: handle_undecodable_body,
     Exception: handle_unexpected,
 }

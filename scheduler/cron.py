@@ -17,8 +17,15 @@ from typing import Any
 from arq import Worker
 from arq.cron import CronJob, cron
 
+from services.admin.jobs import AdminJob
+from services.admin.queues import publish_schedule, record_cron_run
+from services.admin.schemas import ScheduleEntry
+from services.alerts.jobs import AlertJob
+from services.auth.jobs import AuthJob
 from services.core.jobs import JobRequest, Queue, create_arq_pool, deserialize, send_job, serialize
 from services.core.settings import Settings
+from services.optimization.jobs import OptimizationJob
+from services.product.jobs import ProductJob
 
 logger = logging.getLogger("scheduler")
 
@@ -44,7 +51,7 @@ def schedules(settings: Settings) -> list[Schedule]:
     return [
         Schedule(
             "plan-crawls",
-            "product.plan_crawls",
+            ProductJob.PLAN_CRAWLS,
             Queue.DEFAULT,
             every * 60,
             minute=set(range(0, 60, every)),
@@ -52,7 +59,7 @@ def schedules(settings: Settings) -> list[Schedule]:
         ),
         Schedule(
             "maintain-partitions",
-            "product.maintain_partitions",
+            ProductJob.MAINTAIN_PARTITIONS,
             Queue.LOW,
             86_400,
             minute=7,
@@ -61,20 +68,65 @@ def schedules(settings: Settings) -> list[Schedule]:
         ),
         Schedule(
             "resend-owed-jobs",
-            "product.resend_owed_jobs",
+            ProductJob.RESEND_OWED_JOBS,
             Queue.LOW,
             600,
             minute=set(range(3, 60, 10)),
         ),
-        Schedule("purge-tokens", "auth.purge_expired_tokens", Queue.LOW, 86_400, minute=17, hour=3),
+        Schedule(
+            "resend-owed-deliveries",
+            AlertJob.RESEND_OWED_JOBS,
+            Queue.LOW,
+            600,
+            minute=set(range(4, 60, 10)),
+        ),
+        Schedule(
+            "purge-tokens", AuthJob.PURGE_EXPIRED_TOKENS, Queue.LOW, 86_400, minute=17, hour=3
+        ),
+        Schedule(
+            "purge-dead-letters",
+            AdminJob.PURGE_DEAD_LETTERS,
+            Queue.LOW,
+            86_400,
+            minute=37,
+            hour=3,
+        ),
         Schedule(
             "alert-digests",
-            "alerts.send_digests",
+            AlertJob.SEND_DIGESTS,
             Queue.CRITICAL,
             86_400,
             minute=0,
             hour=settings.alerts.digest_hour_utc,
         ),
+        Schedule(
+            "evaluate-experiments",
+            OptimizationJob.EVALUATE_DUE_EXPERIMENTS,
+            Queue.LOW,
+            3600,
+            minute=41,
+            at_startup=True,
+        ),
+    ]
+
+
+def _as_list(value: set[int] | int | None) -> list[int] | None:
+    if value is None:
+        return None
+    return sorted(value) if isinstance(value, set) else [value]
+
+
+def schedule_entries(settings: Settings) -> list[ScheduleEntry]:
+    """The cron entries in the admin module's vocabulary."""
+    return [
+        ScheduleEntry(
+            name=s.name,
+            function=s.function,
+            queue=s.queue,
+            minute=_as_list(s.minute),
+            hour=_as_list(s.hour),
+        )
+        for s in schedules(settings)
     ]
 
 
@@ -88,6 +140,10 @@ def make_enqueuer(schedule: Schedule) -> Callable[[dict[str, Any]], Awaitable[st
         sent = await send_job(
             ctx["redis"], JobRequest(schedule.function, schedule.queue, {}, job_id)
         )
+        try:  # for the admin's schedule view; never worth failing the enqueue over
+            await record_cron_run(ctx["redis"], schedule.name, job_id, sent is not None, False)
+        except Exception:
+            logger.warning("cron run not recorded", exc_info=True)
         logger.info(
             "scheduled",
             extra={
@@ -135,6 +191,10 @@ async def run_scheduler(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    try:  # the admin's schedule view shows exactly what this scheduler runs
+        await publish_schedule(redis, schedule_entries(settings))
+    except Exception:
+        logger.warning("schedule not published", exc_info=True)
     logger.info("scheduler started", extra={"schedules": [s.name for s in schedules(settings)]})
     runner = asyncio.create_task(worker.async_run())
     stopper = asyncio.create_task(stop.wait())

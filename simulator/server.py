@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
 import uvicorn
@@ -14,20 +10,20 @@ import uvicorn
 from simulator.app import create_app, simulator_state
 from simulator.config import SimulatorConfig
 from simulator.state import SimulatorState
+from simulator.threaded import ThreadedServer
 
 
-class SimulatorServer:
+class SimulatorServer(ThreadedServer):
     """The simulator on 127.0.0.1 in a daemon thread; a context manager."""
+
+    label = "Apify simulator"
+    thread_name = "apify-simulator"
 
     def __init__(
         self, config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0
     ) -> None:
-        self.app = create_app(config)
+        super().__init__(create_app(config), host, port)
         self.state: SimulatorState = simulator_state(self.app)
-        self.host = host
-        self.port = port
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -50,53 +46,6 @@ class SimulatorServer:
         """The runs started so far, oldest first, as ``GET /_sim/runs`` lists them."""
         now = datetime.now(UTC)
         return [run.summary(now) for run in self.state.runs.all()]
-
-    def start(self, timeout_s: float = 10.0) -> SimulatorServer:
-        """Start listening; returns once requests are served."""
-        if self._thread is not None:
-            return self
-        # Binding here (port 0 = any free port) avoids the race of "find a port, then bind".
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        self.port = sock.getsockname()[1]
-        server = uvicorn.Server(
-            uvicorn.Config(
-                self.app, log_level="warning", access_log=False, lifespan="off", ws="none"
-            )
-        )
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="apify-simulator", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the Apify simulator did not start on {self.url}")
-            time.sleep(0.01)
-        return self
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop serving and wait for the thread to end."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> SimulatorServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def serve(host: str, port: int, config: SimulatorConfig) -> None:

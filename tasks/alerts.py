@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
-from services.alerts.delivery import DeliveryRunner, DigestPlanner
-from services.alerts.detection import DELIVER_TASK, ChangeDetector
-from services.core.jobs import Queue
+from services.alerts.delivery import DeliveryRunner, DigestPlanner, resend_owed_jobs
+from services.alerts.detection import ChangeDetector
+from services.alerts.jobs import AlertJob
+from services.core.jobs import Hook, Queue
 from tasks.runtime import TaskContext, task
 
-DETECT_TASK = "alerts.detect_changes"
 
-
-@task(DETECT_TASK, Queue.DEFAULT)
+@task(AlertJob.DETECT_CHANGES, Queue.DEFAULT, after=Hook.CRAWL_RUN_FINISHED)
 async def detect_changes(ctx: TaskContext, run_id: str) -> dict[str, Any]:
     """Compare a crawl run's good snapshots with the previous ones and store the alerts."""
     async with ctx.unit_of_work() as uow:
@@ -21,16 +21,24 @@ async def detect_changes(ctx: TaskContext, run_id: str) -> dict[str, Any]:
     return {"compared": result.compared, "events": result.events, "deliveries": result.deliveries}
 
 
-@task(DELIVER_TASK, Queue.CRITICAL)
+@task(AlertJob.DELIVER, Queue.CRITICAL)
 async def deliver(ctx: TaskContext, delivery_id: str) -> dict[str, Any]:
     """Send one notification; transient failures retry with backoff."""
-    runner = DeliveryRunner(ctx.unit_of_work, ctx.settings.alerts)
+    runner = DeliveryRunner(ctx.unit_of_work, ctx.settings.alerts, ctx.settings.crawl)
     return await runner.run(uuid.UUID(delivery_id))
 
 
-@task("alerts.send_digests", Queue.CRITICAL)
+@task(AlertJob.SEND_DIGESTS, Queue.CRITICAL)
 async def send_digests(ctx: TaskContext) -> dict[str, Any]:
-    """Queue one daily digest per digest-mode channel."""
+    """Queue one daily digest (the morning brief) per digest-mode channel."""
     async with ctx.unit_of_work() as uow:
-        created = await DigestPlanner(uow).plan()
+        created = await DigestPlanner(uow, ctx.settings).plan()
     return {"digests": created}
+
+
+@task(AlertJob.RESEND_OWED_JOBS, Queue.LOW)
+async def resend_owed_deliveries(ctx: TaskContext) -> dict[str, Any]:
+    """Queue again the deliveries whose job never reached Redis."""
+    async with ctx.unit_of_work() as uow:
+        count = await resend_owed_jobs(uow, timedelta(minutes=15))
+    return {"resent": count}

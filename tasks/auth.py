@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from services.auth.repository import RefreshTokenRepository
+from services.auth.jobs import AuthJob
+from services.auth.service import AuthService
 from services.core.jobs import Queue
 from tasks.runtime import TaskContext, task
 
 
-@task("auth.purge_expired_tokens", Queue.LOW)
+@task(AuthJob.PURGE_EXPIRED_TOKENS, Queue.LOW)
 async def purge_expired_tokens(ctx: TaskContext) -> dict[str, int]:
     """Delete refresh tokens past their expiry."""
     async with ctx.unit_of_work() as uow:
-        deleted = await RefreshTokenRepository(uow.session).delete_expired(datetime.now(UTC))
+        deleted = await AuthService(
+            uow.session, ctx.redis, ctx.settings.auth
+        ).purge_expired_tokens()
     return {"deleted": deleted}

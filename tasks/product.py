@@ -1,26 +1,20 @@
-"""Product module tasks: crawl planning, crawl batches, snapshot partition maintenance."""
+"""Product module tasks: crawl planning, crawl batches, read models, partition maintenance."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from services.core.jobs import Queue
-from services.maintenance import resend_owed_jobs
+from services.core.jobs import Hook, Queue
 from services.product.cache import ReadCache
-from services.product.crawl import (
-    CRAWL_BATCH_TASK,
-    REFRESH_BATCH_TASK,
-    CrawlBatchRunner,
-    CrawlPlanner,
-)
-from services.product.partitions import PartitionManager
-from services.product.read_models import refresh_after_ingest
+from services.product.crawl import CrawlBatchRunner, CrawlPlanner, resend_owed_jobs
+from services.product.jobs import ProductJob
+from services.product.service import ProductService
 from tasks.runtime import TaskContext, task
 
 
-@task("product.plan_crawls", Queue.DEFAULT)
+@task(ProductJob.PLAN_CRAWLS, Queue.DEFAULT)
 async def plan_crawls(ctx: TaskContext) -> dict[str, Any]:
     """Group every due product into batches and enqueue one crawl job per batch."""
     async with ctx.unit_of_work() as uow:
@@ -30,44 +24,48 @@ async def plan_crawls(ctx: TaskContext) -> dict[str, Any]:
 
 async def _crawl(ctx: TaskContext, run_id: str) -> dict[str, Any]:
     cache = ReadCache(ctx.redis, ctx.settings.cache.ttl_s)
-    runner = CrawlBatchRunner(ctx.unit_of_work, ctx.apify, ctx.settings, cache)
+    runner = CrawlBatchRunner(
+        ctx.unit_of_work,
+        ctx.apify,
+        ctx.settings,
+        cache,
+        after_ingest=ctx.followers(Hook.CRAWL_RUN_FINISHED),
+    )
     return (await runner.run(uuid.UUID(run_id))).as_dict()
 
 
-@task(CRAWL_BATCH_TASK, Queue.DEFAULT)
+@task(ProductJob.CRAWL_BATCH, Queue.DEFAULT)
 async def crawl_batch(ctx: TaskContext, run_id: str) -> dict[str, Any]:
     """Crawl one planned batch through Apify and ingest its snapshots."""
     return await _crawl(ctx, run_id)
 
 
-@task(REFRESH_BATCH_TASK, Queue.CRITICAL)
+@task(ProductJob.REFRESH_BATCH, Queue.CRITICAL)
 async def refresh_batch(ctx: TaskContext, run_id: str) -> dict[str, Any]:
     """A seller-initiated refresh: the same batch crawl, on the critical queue."""
     return await _crawl(ctx, run_id)
 
 
-@task("product.refresh_read_models", Queue.DEFAULT)
+@task(ProductJob.REFRESH_READ_MODELS, Queue.DEFAULT, after=Hook.CRAWL_RUN_FINISHED)
 async def refresh_read_models(ctx: TaskContext, run_id: str) -> dict[str, Any]:
     """Write the new latest states into the cache and invalidate the affected sellers' lists."""
     async with ctx.unit_of_work() as uow:
-        return await refresh_after_ingest(uow, ctx.redis, ctx.settings, uuid.UUID(run_id))
+        service = ProductService(uow, cache=ReadCache(ctx.redis, ctx.settings.cache.ttl_s))
+        return await service.refresh_read_models(uuid.UUID(run_id))
 
 
-@task("product.resend_owed_jobs", Queue.LOW)
-async def resend_jobs(ctx: TaskContext) -> dict[str, Any]:
-    """Queue again the crawl batches and deliveries whose job never reached Redis."""
+@task(ProductJob.RESEND_OWED_JOBS, Queue.LOW)
+async def resend_owed_crawls(ctx: TaskContext) -> dict[str, Any]:
+    """Queue again the crawl batches whose job never reached Redis."""
     async with ctx.unit_of_work() as uow:
         count = await resend_owed_jobs(uow, timedelta(minutes=15))
     return {"resent": count}
 
 
-@task("product.maintain_partitions", Queue.LOW)
+@task(ProductJob.MAINTAIN_PARTITIONS, Queue.LOW)
 async def maintain_partitions(ctx: TaskContext) -> dict[str, Any]:
     """Create snapshot partitions ahead and drop those past the retention window."""
     async with ctx.unit_of_work() as uow:
-        manager = PartitionManager(uow.session)
-        report = await manager.ensure_ahead(
-            datetime.now(UTC).date(), ctx.settings.crawl.partitions_ahead_months
+        return await ProductService(uow).maintain_partitions(
+            ctx.settings.crawl.partitions_ahead_months, ctx.settings.crawl.retention_days
         )
-        dropped = await manager.drop_older_than(ctx.settings.crawl.retention_days)
-    return {"created": report.created, "moved_rows": report.moved_rows, "dropped": dropped}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tasks import alerts, auth, product
+from services.core.jobs import Hook, Queue
+from tasks import admin, alerts, auth, competitor, optimization, product
 from tasks.runtime import TaskDef
 
 ALL_TASKS: list[TaskDef] = [
@@ -12,8 +13,26 @@ ALL_TASKS: list[TaskDef] = [
     product.refresh_batch,
     product.maintain_partitions,
     product.refresh_read_models,
-    product.resend_jobs,
+    product.resend_owed_crawls,
     alerts.detect_changes,
     alerts.deliver,
     alerts.send_digests,
+    alerts.resend_owed_deliveries,
+    competitor.run_report,
+    optimization.run_optimization,
+    optimization.evaluate_due_experiments,
+    optimization.evaluate_experiment,
+    admin.purge_dead_letters,
+    admin.probe_critical,
+    admin.probe_default,
+    admin.probe_low,
 ]
+
+
+def hooks(tasks: list[TaskDef]) -> dict[Hook, list[tuple[str, Queue]]]:
+    """Which tasks follow which hook: what a producer announces, and who gets a job for it."""
+    followers: dict[Hook, list[tuple[str, Queue]]] = {}
+    for t in tasks:
+        if t.after is not None:
+            followers.setdefault(t.after, []).append((t.name, t.queue))
+    return followers

@@ -6,9 +6,9 @@ import functools
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from arq import Retry
@@ -16,12 +16,13 @@ from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.core.errors import TransientError
-from services.core.jobs import META_KWARG, Queue
+from services.core.jobs import META_KWARG, Hook, Queue
 from services.core.logging import bound
 from services.core.metrics import JOB_DURATION, JOB_RETRIES, JOBS
 from services.core.settings import Settings
 from services.core.uow import UnitOfWork, unit_of_work
-from services.product.apify.client import ApifyGateway
+from services.llm import LlmService, OpenAIConnector
+from services.product.apify.client import ApifyConnector
 
 logger = logging.getLogger("tasks")
 
@@ -34,7 +35,21 @@ class TaskContext:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     redis: ArqRedis
-    apify: ApifyGateway
+    apify: ApifyConnector
+    # hook → (job, queue) of each task registered to follow it (built from the registry).
+    hooks: Mapping[Hook, Sequence[tuple[str, Queue]]] = field(default_factory=dict)
+
+    # Built on first use from settings.openai, so a worker that never asks an LLM opens nothing.
+    openai: OpenAIConnector | None = field(default=None)
+
+    def followers(self, hook: Hook) -> Sequence[tuple[str, Queue]]:
+        return self.hooks.get(hook, ())
+
+    def llm(self) -> LlmService:
+        """The shared LLM layer, its transactions opened by this context."""
+        if self.openai is None:
+            self.openai = OpenAIConnector(self.settings.openai)
+        return LlmService(self.unit_of_work, self.openai)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
@@ -57,11 +72,17 @@ class TaskDef:
     queue: Queue
     fn: TaskFn
     timeout_s: int | None = None
+    # Enqueued (with the hook's arguments) each time this hook is announced.
+    after: Hook | None = None
 
 
-def task(name: str, queue: Queue, timeout_s: int | None = None) -> Callable[[TaskFn], TaskDef]:
+def task(
+    name: str, queue: Queue, timeout_s: int | None = None, after: Hook | None = None
+) -> Callable[[TaskFn], TaskDef]:
     """Register a thin task: binds ids for its logs, counts it, turns transient errors into
     retries with backoff. The wrapped function gets (TaskContext, **kwargs)."""
+
+    name = str(name)  # a module's job-name enum member, kept as its plain string
 
     def decorate(fn: TaskFn) -> TaskDef:
         @functools.wraps(fn)
@@ -111,6 +132,6 @@ def task(name: str, queue: Queue, timeout_s: int | None = None) -> Callable[[Tas
                         },
                     )
 
-        return TaskDef(name=name, queue=queue, fn=run, timeout_s=timeout_s)
+        return TaskDef(name=name, queue=queue, fn=run, timeout_s=timeout_s, after=after)
 
     return decorate

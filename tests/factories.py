@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.auth.models import User
 from services.auth.passwords import hash_password
 from services.product.apify.item import BsrEntry, CrawlStatus, ListingContent, ParsedItem
-from services.product.ingest import write_page
 from services.product.marketplaces import Marketplace
 from services.product.models import CrawlRun, Product, TrackedProduct
+from services.product.repository import SnapshotRepository
 
 _asins = itertools.count(1)
 
@@ -100,5 +100,5 @@ async def ingest(
     """One crawl of one product, written by the real page writer."""
     run_id = await make_run(sessionmaker, [product_id], captured_at)
     async with sessionmaker() as session, session.begin():
-        await write_page(session, run_id, captured_at, [(product_id, parsed)])
+        await SnapshotRepository(session).write_page(run_id, captured_at, [(product_id, parsed)])
     return run_id

@@ -1,42 +1,49 @@
-"""Admin routes: accounts and plans, maintenance jobs."""
+"""Admin routes: accounts and plans, crawl costs, maintenance jobs."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from litestar import Controller, get, patch, post
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from gateway.dependencies import CurrentUser
-from services.auth.repository import PlanRepository
-from services.auth.schemas import PlanRead, UserAdminUpdate, UserRead
+from gateway.controllers.product import provide_product_service
+from gateway.dependencies import requires_admin
+from gateway.pagination import Limit, Offset
+from services.auth.jobs import AuthJob
+from services.auth.schemas import PlanFilter, PlanRead, UserAdminUpdate, UserRead
 from services.auth.service import AuthService
 from services.core.jobs import Queue
+from services.core.pagination import Page
 from services.core.uow import UnitOfWork
-from services.product.repository import CrawlRunRepository
-from services.product.schemas import CrawlCostSummary, CrawlRunRead
+from services.product.schemas import CrawlCostSummary
+from services.product.service import ProductService
+
+
+async def provide_plan_filter(limit: Limit = 50, offset: Offset = 0) -> PlanFilter:
+    """The plan list's paging."""
+    return PlanFilter(limit=limit, offset=offset)
 
 
 class AdminController(Controller):
     path = "/api/v1/admin"
     tags = ["admin"]
+    guards = [requires_admin]
+    dependencies = {"product_service": Provide(provide_product_service)}
 
-    @get("/plans")
+    @get("/plans", dependencies={"filters": Provide(provide_plan_filter)})
     async def list_plans(
-        self, admin: NamedDependency[CurrentUser], uow: NamedDependency[UnitOfWork]
-    ) -> list[PlanRead]:
-        """Every plan with its quota and rate limit."""
-        return [PlanRead.model_validate(p) for p in await PlanRepository(uow.session).list()]
+        self, auth_service: NamedDependency[AuthService], filters: NamedDependency[PlanFilter]
+    ) -> Page[PlanRead]:
+        """Every plan with its quota and rate limit, smallest quota first."""
+        items, total = await auth_service.list_plans(filters)
+        return filters.page(items, total)
 
     @get("/users/{user_id:uuid}")
     async def get_user(
-        self,
-        admin: NamedDependency[CurrentUser],
-        auth_service: NamedDependency[AuthService],
-        user_id: FromPath[uuid.UUID],
+        self, auth_service: NamedDependency[AuthService], user_id: FromPath[uuid.UUID]
     ) -> UserRead:
         """One account."""
         return UserRead.model_validate(await auth_service.get_user(user_id))
@@ -44,7 +51,6 @@ class AdminController(Controller):
     @patch("/users/{user_id:uuid}")
     async def update_user(
         self,
-        admin: NamedDependency[CurrentUser],
         auth_service: NamedDependency[AuthService],
         user_id: FromPath[uuid.UUID],
         data: JSONBody[UserAdminUpdate],
@@ -55,32 +61,19 @@ class AdminController(Controller):
     @get("/crawl-runs")
     async def crawl_runs(
         self,
-        admin: NamedDependency[CurrentUser],
-        uow: NamedDependency[UnitOfWork],
+        product_service: NamedDependency[ProductService],
         days: Annotated[int, QueryParameter(ge=1, le=400)] = 7,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
     ) -> CrawlCostSummary:
         """Actor runs of the last days with their totals: what crawling costs."""
-        runs = CrawlRunRepository(uow.session)
-        count, asins, items, failed, missing, cost = await runs.totals_since(
-            datetime.now(UTC) - timedelta(days=days)
-        )
-        return CrawlCostSummary(
-            runs=count,
-            asins=asins,
-            items=items,
-            failed=failed,
-            missing=missing,
-            cost_usd=cost,
-            runs_list=[CrawlRunRead.model_validate(r) for r in await runs.recent(limit)],
-        )
+        return await product_service.crawl_costs(days, limit)
 
     @post("/maintenance/purge-tokens", status_code=202)
-    async def purge_tokens(
-        self, admin: NamedDependency[CurrentUser], uow: NamedDependency[UnitOfWork]
-    ) -> dict[str, str]:
+    async def purge_tokens(self, uow: NamedDependency[UnitOfWork]) -> dict[str, str]:
         """Queue the removal of expired refresh tokens on the low queue."""
         uow.jobs.enqueue(
-            "auth.purge_expired_tokens", queue=Queue.LOW, job_id="auth.purge_expired_tokens"
+            AuthJob.PURGE_EXPIRED_TOKENS,
+            queue=Queue.LOW,
+            job_id=AuthJob.PURGE_EXPIRED_TOKENS.value,
         )
         return {"status": "queued", "queue": Queue.LOW.value}

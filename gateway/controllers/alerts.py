@@ -12,17 +12,20 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from gateway.dependencies import CurrentUser, resources
 from gateway.pagination import Limit, Offset
 from services.alerts.schemas import (
+    AlertFilter,
     AlertRead,
     ChannelCreate,
     ChannelCreated,
+    ChannelFilter,
     ChannelRead,
     ChannelUpdate,
+    DeliveryFilter,
     DeliveryRead,
     MarkRead,
 )
 from services.alerts.service import AlertService
-from services.alerts.thresholds import Rule, Severity
 from services.core.pagination import Page
+from services.core.thresholds import Rule, Severity
 from services.core.uow import UnitOfWork
 
 
@@ -30,33 +33,52 @@ async def provide_alert_service(state: State, uow: NamedDependency[UnitOfWork]) 
     return AlertService(uow, resources(state).settings.alerts)
 
 
+async def provide_alert_filter(
+    limit: Limit = 50,
+    offset: Offset = 0,
+    unread: FromQuery[bool | None] = None,
+    severity: FromQuery[Severity | None] = None,
+    rule: FromQuery[Rule | None] = None,
+    tracked_product_id: FromQuery[uuid.UUID | None] = None,
+) -> AlertFilter:
+    """The alert list's query string as its one filter model."""
+    return AlertFilter(
+        limit=limit,
+        offset=offset,
+        unread=unread,
+        severity=severity,
+        rule=rule,
+        tracked_product_id=tracked_product_id,
+    )
+
+
+async def provide_channel_filter(limit: Limit = 50, offset: Offset = 0) -> ChannelFilter:
+    """The channel list's paging."""
+    return ChannelFilter(limit=limit, offset=offset)
+
+
+async def provide_delivery_filter(
+    limit: Limit = 50, offset: Offset = 0, channel_id: FromQuery[uuid.UUID | None] = None
+) -> DeliveryFilter:
+    """The delivery list's query string as its one filter model."""
+    return DeliveryFilter(limit=limit, offset=offset, channel_id=channel_id)
+
+
 class AlertController(Controller):
     path = "/api/v1/alerts"
     tags = ["alerts"]
     dependencies = {"alert_service": Provide(provide_alert_service)}
 
-    @get("/")
+    @get("/", dependencies={"filters": Provide(provide_alert_filter)})
     async def list_alerts(
         self,
         current_user: NamedDependency[CurrentUser],
         alert_service: NamedDependency[AlertService],
-        limit: Limit = 50,
-        offset: Offset = 0,
-        unread: FromQuery[bool | None] = None,
-        severity: FromQuery[Severity | None] = None,
-        rule: FromQuery[Rule | None] = None,
-        tracked_product_id: FromQuery[uuid.UUID | None] = None,
+        filters: NamedDependency[AlertFilter],
     ) -> Page[AlertRead]:
         """The seller's alerts, newest first, filtered by read state, severity, rule, product."""
-        return await alert_service.list_alerts(
-            current_user.user.id,
-            unread=unread,
-            severity=severity.value if severity else None,
-            rule=rule.value if rule else None,
-            tracked_product_id=tracked_product_id,
-            limit=limit,
-            offset=offset,
-        )
+        items, total = await alert_service.list_alerts(current_user.user.id, filters)
+        return filters.page(items, total)
 
     @get("/unread-count")
     async def unread_count(
@@ -83,14 +105,16 @@ class ChannelController(Controller):
     tags = ["notifications"]
     dependencies = {"alert_service": Provide(provide_alert_service)}
 
-    @get("/")
+    @get("/", dependencies={"filters": Provide(provide_channel_filter)})
     async def list_channels(
         self,
         current_user: NamedDependency[CurrentUser],
         alert_service: NamedDependency[AlertService],
-    ) -> list[ChannelRead]:
-        """The seller's notification channels."""
-        return await alert_service.list_channels(current_user.user.id)
+        filters: NamedDependency[ChannelFilter],
+    ) -> Page[ChannelRead]:
+        """The seller's notification channels, oldest first."""
+        items, total = await alert_service.list_channels(current_user.user.id, filters)
+        return filters.page(items, total)
 
     @post("/", status_code=201)
     async def create_channel(
@@ -143,14 +167,13 @@ class ChannelController(Controller):
         """Queue a test notification; poll the deliveries for its outcome."""
         return await alert_service.send_test(current_user.user.id, channel_id)
 
-    @get("/deliveries")
+    @get("/deliveries", dependencies={"filters": Provide(provide_delivery_filter)})
     async def deliveries(
         self,
         current_user: NamedDependency[CurrentUser],
         alert_service: NamedDependency[AlertService],
-        limit: Limit = 50,
-        offset: Offset = 0,
-        channel_id: FromQuery[uuid.UUID | None] = None,
+        filters: NamedDependency[DeliveryFilter],
     ) -> Page[DeliveryRead]:
         """Delivery records with their outcome, newest first."""
-        return await alert_service.list_deliveries(current_user.user.id, channel_id, limit, offset)
+        items, total = await alert_service.list_deliveries(current_user.user.id, filters)
+        return filters.page(items, total)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
@@ -19,6 +20,9 @@ from services.auth.schemas import (
 )
 from services.auth.service import AuthService
 
+# Token answers must never be stored by a browser or a proxy cache (RFC 6749 §5.1).
+NO_STORE = CacheControlHeader(no_store=True)
+
 
 class AuthController(Controller):
     path = "/api/v1/auth"
@@ -31,7 +35,7 @@ class AuthController(Controller):
         """Create a seller account on the default plan."""
         return UserRead.model_validate(await auth_service.register(data))
 
-    @post("/login", status_code=200)
+    @post("/login", status_code=200, cache_control=NO_STORE)
     async def login(
         self,
         data: JSONBody[LoginRequest],
@@ -43,7 +47,7 @@ class AuthController(Controller):
             data.email, data.password, request.scope["state"]["client_ip"]
         )
 
-    @post("/refresh", status_code=200)
+    @post("/refresh", status_code=200, cache_control=NO_STORE)
     async def refresh(
         self, data: JSONBody[RefreshRequest], auth_service: NamedDependency[AuthService]
     ) -> TokenPair:

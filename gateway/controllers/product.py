@@ -2,45 +2,41 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
+from gateway.controllers.alerts import provide_alert_service
 from gateway.dependencies import CurrentUser, resources
 from gateway.pagination import Limit, Offset
-from services.core.errors import Conflict, FieldError, InvalidInput
-from services.core.pagination import Page
+from services.core.pagination import Page, SortOrder
 from services.core.uow import UnitOfWork
 from services.product.cache import ReadCache
-from services.product.models import TrackingRole
-from services.product.queries import SORTS
-from services.product.refresh import RefreshService
 from services.product.schemas import (
     BulkTrackResult,
+    CrawlStatus,
+    HistoryMetric,
+    HistoryRange,
     HistoryRead,
+    ListingVersionFilter,
     ListingVersionRead,
     RefreshAccepted,
+    RefreshOutcome,
     TrackedProductCreate,
     TrackedProductDetail,
+    TrackedProductFilter,
     TrackedProductRead,
     TrackedProductRow,
     TrackedProductUpdate,
+    TrackedSort,
+    TrackingRole,
 )
 from services.product.service import ProductService
-
-MAX_BULK = 100
-MAX_BULK_BYTES = 256 * 1024
-SortField = Literal[
-    "created_at", "alias", "asin", "price", "rating", "reviews", "price_change_7d", "as_of"
-]
 
 
 def data_source(state: State) -> str:
@@ -53,26 +49,45 @@ def read_cache(state: State) -> ReadCache:
 
 
 async def provide_product_service(state: State, uow: NamedDependency[UnitOfWork]) -> ProductService:
-    return ProductService(uow, data_source(state), read_cache(state))
+    return ProductService(
+        uow,
+        data_source(state),
+        read_cache(state),
+        settings=resources(state).settings,
+        alerts=await provide_alert_service(state, uow),
+    )
 
 
-def _csv_items(text: str) -> list[dict[str, Any]]:
-    """product,marketplace,alias,tags,role,frequency (header required; tags split by ';')."""
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "product" not in [f.strip() for f in reader.fieldnames]:
-        raise InvalidInput(
-            "The CSV needs a header line with at least a 'product' column",
-            field_errors=[FieldError("body", "missing header 'product'")],
-        )
-    items = []
-    for row in reader:
-        item: dict[str, Any] = {
-            k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip()
-        }
-        if "tags" in item:
-            item["tags"] = [t for t in item["tags"].split(";") if t.strip()]
-        items.append(item)
-    return items
+async def provide_tracked_filter(
+    limit: Limit = 50,
+    offset: Offset = 0,
+    tag: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    role: FromQuery[TrackingRole | None] = None,
+    active: FromQuery[bool | None] = None,
+    crawl_status: FromQuery[CrawlStatus | None] = None,
+    q: Annotated[str | None, QueryParameter(max_length=100)] = None,
+    sort: FromQuery[TrackedSort] = TrackedSort.CREATED_AT,
+    order: FromQuery[SortOrder] = SortOrder.DESC,
+) -> TrackedProductFilter:
+    """The product list's query string as its one filter model."""
+    return TrackedProductFilter(
+        limit=limit,
+        offset=offset,
+        tag=tag,
+        role=role,
+        active=active,
+        crawl_status=crawl_status,
+        q=q,
+        sort=sort,
+        order=order,
+    )
+
+
+async def provide_listing_version_filter(
+    limit: Limit = 20, offset: Offset = 0
+) -> ListingVersionFilter:
+    """The listing-version list's paging."""
+    return ListingVersionFilter(limit=limit, offset=offset)
 
 
 class ProductController(Controller):
@@ -98,79 +113,20 @@ class ProductController(Controller):
         product_service: NamedDependency[ProductService],
     ) -> BulkTrackResult:
         """Track up to 100 products from a JSON {"items": [...]} body or a CSV upload."""
-        body = await request.body()
-        if len(body) > MAX_BULK_BYTES:
-            raise InvalidInput(
-                "The upload is too large", field_errors=[FieldError("body", "256 KiB max")]
-            )
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type in ("text/csv", "application/csv", "text/plain"):
-            try:
-                items = _csv_items(body.decode("utf-8-sig"))
-            except csv.Error as exc:
-                raise InvalidInput(
-                    f"The CSV could not be read: {exc}",
-                    field_errors=[FieldError("body", "malformed CSV")],
-                ) from exc
-            except UnicodeDecodeError as exc:
-                raise InvalidInput(
-                    "The CSV is not UTF-8", field_errors=[FieldError("body", "encoding")]
-                ) from exc
-        else:
-            try:
-                payload = json.loads(body or b"null")
-            except ValueError as exc:
-                raise InvalidInput(
-                    "The body is not JSON", field_errors=[FieldError("body", "malformed")]
-                ) from exc
-            raw_items = payload.get("items") if isinstance(payload, dict) else None
-            if not isinstance(raw_items, list):
-                raise InvalidInput(
-                    'Send {"items": [...]}',
-                    field_errors=[FieldError("items", "a list is required")],
-                )
-            items = raw_items
-        if not items:
-            raise InvalidInput("No lines to track", field_errors=[FieldError("items", "empty")])
-        if len(items) > MAX_BULK:
-            raise InvalidInput(
-                f"At most {MAX_BULK} lines per request",
-                field_errors=[FieldError("items", f"{len(items)} lines, {MAX_BULK} max")],
-            )
-        return await product_service.track_many(current_user.user, items)
+        return await product_service.track_upload(
+            current_user.user, await request.body(), request.headers.get("content-type", "")
+        )
 
-    @get("/")
+    @get("/", dependencies={"filters": Provide(provide_tracked_filter)})
     async def list_products(
         self,
         current_user: NamedDependency[CurrentUser],
         product_service: NamedDependency[ProductService],
-        limit: Limit = 50,
-        offset: Offset = 0,
-        tag: FromQuery[str | None] = None,
-        role: FromQuery[TrackingRole | None] = None,
-        active: FromQuery[bool | None] = None,
-        crawl_status: FromQuery[
-            Literal["ok", "not_found", "blocked", "partial", "error"] | None
-        ] = None,
-        q: Annotated[str | None, QueryParameter(max_length=100)] = None,
-        sort: FromQuery[SortField] = "created_at",
-        order: FromQuery[Literal["asc", "desc"]] = "desc",
+        filters: NamedDependency[TrackedProductFilter],
     ) -> Page[TrackedProductRow]:
         """The seller's tracked products with their latest state, 7-day change and age."""
-        assert sort in SORTS
-        items, total = await product_service.list_tracked(
-            current_user.user,
-            tag=tag,
-            role=role.value if role else None,
-            active=active,
-            crawl_status=crawl_status,
-            q=q,
-            sort=sort,
-            descending=order == "desc",
-            limit=limit,
-            offset=offset,
-        )
-        return Page[TrackedProductRow](items=items, total=total, limit=limit, offset=offset)
+        items, total = await product_service.list_tracked(current_user.user, filters)
+        return filters.page(items, total)
 
     @get("/{tracking_id:uuid}")
     async def detail(
@@ -219,10 +175,8 @@ class ProductController(Controller):
         tracking_id: FromPath[uuid.UUID],
         current_user: NamedDependency[CurrentUser],
         product_service: NamedDependency[ProductService],
-        metric: FromQuery[
-            Literal["price", "buybox_price", "bsr", "rating", "review_count", "in_stock"]
-        ] = "price",
-        range: FromQuery[Literal["7d", "30d", "90d", "1y"] | None] = None,
+        metric: FromQuery[HistoryMetric] = HistoryMetric.PRICE,
+        range: FromQuery[HistoryRange | None] = None,
         start: FromQuery[datetime | None] = None,
         end: FromQuery[datetime | None] = None,
     ) -> HistoryRead:
@@ -237,7 +191,7 @@ class ProductController(Controller):
         tracking_id: FromPath[uuid.UUID],
         current_user: NamedDependency[CurrentUser],
         product_service: NamedDependency[ProductService],
-        range: FromQuery[Literal["7d", "30d", "90d", "1y"] | None] = None,
+        range: FromQuery[HistoryRange | None] = None,
         start: FromQuery[datetime | None] = None,
         end: FromQuery[datetime | None] = None,
     ) -> Response[str]:
@@ -251,31 +205,32 @@ class ProductController(Controller):
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
 
-    @get("/{tracking_id:uuid}/listing-versions")
+    @get(
+        "/{tracking_id:uuid}/listing-versions",
+        dependencies={"filters": Provide(provide_listing_version_filter)},
+    )
     async def listing_versions(
         self,
         tracking_id: FromPath[uuid.UUID],
         current_user: NamedDependency[CurrentUser],
         product_service: NamedDependency[ProductService],
-        limit: Limit = 20,
-    ) -> list[ListingVersionRead]:
+        filters: NamedDependency[ListingVersionFilter],
+    ) -> Page[ListingVersionRead]:
         """Listing versions, newest first, each with what changed."""
-        return await product_service.listing_versions(current_user.user, tracking_id, limit)
+        items, total = await product_service.listing_versions(
+            current_user.user, tracking_id, filters
+        )
+        return filters.page(items, total)
 
     @post("/{tracking_id:uuid}/refresh", status_code=202)
     async def refresh(
         self,
-        state: State,
         tracking_id: FromPath[uuid.UUID],
         current_user: NamedDependency[CurrentUser],
         product_service: NamedDependency[ProductService],
         force: FromQuery[bool] = False,
     ) -> Response[RefreshAccepted]:
         """Crawl now on the critical queue (202 + job id); fresh data answers 200 unless forced."""
-        tracking, product = await product_service.own_tracking(current_user.user, tracking_id)
-        if not tracking.is_active:
-            raise Conflict("Resume tracking before refreshing it", code="tracking_stopped")
-        res = resources(state)
-        service = RefreshService(product_service.uow, res.redis, res.settings)
-        result = await service.request(current_user.user, product, force)
-        return Response(result, status_code=200 if result.status == "fresh" else 202)
+        result = await product_service.refresh(current_user.user, tracking_id, force)
+        fresh = result.status is RefreshOutcome.FRESH
+        return Response(result, status_code=200 if fresh else 202)

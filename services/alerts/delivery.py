@@ -6,29 +6,39 @@ import logging
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
-from services.alerts.detection import DELIVER_TASK, deliver_job_id
-from services.alerts.models import AlertEvent, NotificationChannel
+from services.alerts.brief import (
+    BriefItem,
+    BriefService,
+    MorningBrief,
+    brief_text,
+    brief_title,
+    brief_worth_sending,
+    digest_items,
+)
+from services.alerts.jobs import AlertJob, deliver_job_id
+from services.alerts.models import AlertEvent, Delivery, NotificationChannel
 from services.alerts.repository import AlertRepository, ChannelRepository, DeliveryRepository
+from services.alerts.schemas import DeliveryKind, DeliveryStatus
 from services.alerts.senders import Message, Sender, SendFailed
-from services.alerts.thresholds import Severity
+from services.alerts.service import AlertService
 from services.core.errors import DomainError, TransientError
 from services.core.jobs import Queue
 from services.core.metrics import ALERT_DELIVERIES
-from services.core.settings import AlertSettings
+from services.core.settings import AlertSettings, CrawlScheduleSettings, Settings
 from services.core.uow import UnitOfWork
-from services.product.models import Product
+from services.product.schemas import ProductLabel
+from services.product.service import ProductService
 
 logger = logging.getLogger(__name__)
 
 UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 
 
-def _event_payload(event: AlertEvent, product: Product | None) -> dict[str, Any]:
+def _event_payload(event: AlertEvent, product: ProductLabel | None) -> dict[str, Any]:
     return {
         "id": str(event.id),
         "rule": event.rule,
@@ -45,8 +55,20 @@ def _event_payload(event: AlertEvent, product: Product | None) -> dict[str, Any]
     }
 
 
+@dataclass(frozen=True, slots=True)
+class DigestBrief:
+    """What one digest reports: the seller's brief and the alerts new since the last one."""
+
+    brief: MorningBrief
+    items: list[BriefItem]
+
+
 def build_message(
-    delivery_id: uuid.UUID, kind: str, events: list[AlertEvent], products: dict[int, Product]
+    delivery_id: uuid.UUID,
+    kind: str,
+    events: list[AlertEvent],
+    products: dict[int, ProductLabel],
+    digest: DigestBrief | None = None,
 ) -> Message:
     payload: dict[str, Any] = {
         "delivery_id": str(delivery_id),
@@ -54,12 +76,16 @@ def build_message(
         "sent_at": datetime.now(UTC).isoformat(),
         "events": [_event_payload(e, products.get(e.product_id)) for e in events],
     }
-    if kind == "test":
+    if kind == DeliveryKind.TEST:
         title, text = "Shelfwatch test notification", "This channel works."
-    elif kind == "digest":
-        title = f"Shelfwatch daily digest: {len(events)} alert(s)"
-        text = "\n".join(
-            f"• [{e.severity}] {_label(products.get(e.product_id))}: {e.message}" for e in events
+    elif kind == DeliveryKind.DIGEST:
+        if digest is None:
+            raise ValueError("a digest message needs its brief")
+        # The overview's brief, whole: text channels get it rendered, webhooks get the data.
+        payload["brief"] = digest.brief.model_dump(mode="json")
+        title, text = (
+            brief_title(digest.items, digest.brief),
+            brief_text(digest.brief, digest.items),
         )
     else:
         event = events[0]
@@ -68,15 +94,59 @@ def build_message(
     return Message(str(delivery_id), kind, title, text, payload)
 
 
-def _label(product: Product | None) -> str:
+@dataclass(frozen=True, slots=True)
+class _SellerRef:
+    id: uuid.UUID
+
+
+async def digest_brief(
+    uow: UnitOfWork,
+    alerts: AlertSettings,
+    schedule: CrawlScheduleSettings,
+    channel: NotificationChannel,
+    until: datetime,
+    now: datetime | None = None,
+) -> DigestBrief:
+    """The channel's seller's brief since their last digest that arrived (a day back for the
+    first), built by the overview's ``BriefService.build``. ``until`` is when this digest was
+    planned: alerts after it belong to the next one, so no alert is in two digests."""
+    last = await DeliveryRepository(uow.session).last_sent_digest_at(channel.id, until)
+    since = last if last is not None else until - timedelta(days=1)
+    brief = await BriefService(AlertService(uow, alerts), ProductService(uow), schedule).build(
+        _SellerRef(channel.user_id), since=since, now=now
+    )
+    return DigestBrief(brief, digest_items(brief, channel.min_severity, until))
+
+
+def _label(product: ProductLabel | None) -> str:
     return f"{product.asin} ({product.marketplace})" if product else "a tracked product"
 
 
 class DeliveryRunner:
-    def __init__(self, new_uow: UnitOfWorkFactory, settings: AlertSettings) -> None:
+    def __init__(
+        self,
+        new_uow: UnitOfWorkFactory,
+        settings: AlertSettings,
+        schedule: CrawlScheduleSettings | None = None,
+    ) -> None:
         self.new_uow = new_uow
         self.settings = settings
+        # Only digests read it (the brief's next crawl time).
+        self.schedule = schedule or CrawlScheduleSettings()
         self.sender = Sender(settings)
+
+    async def _message(
+        self, uow: UnitOfWork, delivery: Delivery, channel: NotificationChannel
+    ) -> Message:
+        events = await AlertRepository(uow.session).events_by_ids(delivery.event_ids)
+        products = await ProductService(uow).labels({e.product_id for e in events})
+        digest = None
+        if delivery.kind == DeliveryKind.DIGEST:
+            # Built when sent, so the brief is today's, for the period that was planned.
+            digest = await digest_brief(
+                uow, self.settings, self.schedule, channel, delivery.created_at
+            )
+        return build_message(delivery.id, delivery.kind, events, products, digest)
 
     async def run(self, delivery_id: uuid.UUID) -> dict[str, Any]:
         """Send once; a transient failure is recorded then raised for a retry with backoff."""
@@ -84,23 +154,17 @@ class DeliveryRunner:
             delivery = await DeliveryRepository(uow.session).get_for_update(delivery_id)
             if delivery is None:
                 raise ValueError(f"delivery {delivery_id} does not exist")
-            if delivery.status != "pending":
+            if delivery.status is not DeliveryStatus.PENDING:
                 return {"status": delivery.status, "skipped": True}
             channel = await ChannelRepository(uow.session).get(delivery.channel_id)
-            events = await AlertRepository(uow.session).events_by_ids(delivery.event_ids)
-            product_ids = {e.product_id for e in events}
-            products = {
-                p.id: p
-                for p in (
-                    await uow.session.execute(select(Product).where(Product.id.in_(product_ids)))
-                ).scalars()
-            }
-            message = build_message(delivery.id, delivery.kind, events, products)
+            message = None
+            if channel is not None and channel.is_active:
+                message = await self._message(uow, delivery, channel)
             attempt = delivery.attempts + 1
         status: int | None = None
         error: str | None = None
         transient = False
-        if channel is None or not channel.is_active:
+        if channel is None or message is None:
             error = "the channel was removed or disabled"
         else:
             try:
@@ -121,9 +185,9 @@ class DeliveryRunner:
             delivery.response_status = status
             delivery.last_error = error
             if error is None:
-                delivery.status, delivery.sent_at = "sent", datetime.now(UTC)
+                delivery.status, delivery.sent_at = DeliveryStatus.SENT, datetime.now(UTC)
             elif final:
-                delivery.status = "failed"
+                delivery.status = DeliveryStatus.FAILED
         ALERT_DELIVERIES.labels(channel.kind if channel else "unknown", outcome).inc()
         logger.info(
             "delivery attempted",
@@ -140,24 +204,24 @@ class DeliveryRunner:
 
 
 class DigestPlanner:
-    """Once a day: one digest delivery per digest channel with the last day's alerts."""
+    """Once a day: one digest per digest channel carrying the seller's morning brief, unless
+    the day was quiet (no new alert at the channel's severity and no stale crawl)."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, settings: Settings) -> None:
         self.uow = uow
+        self.settings = settings
 
     async def plan(self, now: datetime | None = None) -> int:
         now = now or datetime.now(UTC)
-        since = now - timedelta(days=1)
-        alerts = AlertRepository(self.uow.session)
         created = 0
         channels: list[NotificationChannel] = await ChannelRepository(
             self.uow.session
         ).active_digest_channels()
         for channel in channels:
-            events = await alerts.undelivered_digest_events(
-                channel.user_id, channel.id, since, Severity(channel.min_severity).rank
+            digest = await digest_brief(
+                self.uow, self.settings.alerts, self.settings.crawl, channel, now, now
             )
-            if not events:
+            if not brief_worth_sending(digest.items, digest.brief):
                 continue
             rows = await DeliveryRepository(self.uow.session).create_many(
                 [
@@ -165,18 +229,36 @@ class DigestPlanner:
                         "id": uuid.uuid4(),
                         "user_id": channel.user_id,
                         "channel_id": channel.id,
-                        "kind": "digest",
+                        "kind": DeliveryKind.DIGEST,
                         "dedupe_key": f"digest:{now.date().isoformat()}",
-                        "event_ids": [e.id for e in events],
+                        "event_ids": [i.alert_id for i in digest.items],
+                        # The end of this digest's period; the next one starts here.
+                        "created_at": now,
                     }
                 ]
             )
             for delivery in rows:
                 self.uow.jobs.enqueue(
-                    DELIVER_TASK,
+                    AlertJob.DELIVER,
                     queue=Queue.CRITICAL,
                     job_id=deliver_job_id(delivery.id),
                     delivery_id=str(delivery.id),
                 )
                 created += 1
         return created
+
+
+async def resend_owed_jobs(uow: UnitOfWork, older_than: timedelta, limit: int = 1000) -> int:
+    """Queue again every delivery still pending after ``older_than``: its job may never have
+    reached Redis (it failed right after the commit). The same deterministic job id makes a
+    second copy harmless: ARQ refuses it while the first exists."""
+    cutoff = datetime.now(UTC) - older_than
+    owed = await DeliveryRepository(uow.session).pending_before(cutoff, limit)
+    for delivery_id in owed:
+        uow.jobs.enqueue(
+            AlertJob.DELIVER,
+            queue=Queue.CRITICAL,
+            job_id=deliver_job_id(delivery_id),
+            delivery_id=str(delivery_id),
+        )
+    return len(owed)

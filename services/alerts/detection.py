@@ -6,56 +6,41 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
-from pydantic import ValidationError
-from sqlalchemy import select
-
-from services.alerts.models import NotificationChannel
+from services.alerts.jobs import AlertJob, deliver_job_id
+from services.alerts.models import AlertEvent, NotificationChannel
 from services.alerts.repository import AlertRepository, ChannelRepository, DeliveryRepository
 from services.alerts.rules import Event, State, detect, undercut
-from services.alerts.thresholds import Rule, Severity, Thresholds
+from services.alerts.schemas import ChannelMode, DeliveryKind
 from services.core.jobs import Queue
 from services.core.metrics import ALERT_EVENTS
 from services.core.settings import Settings
+from services.core.thresholds import Rule
 from services.core.uow import UnitOfWork
-from services.product.models import CrawlRun, TrackedProduct
+from services.product.schemas import ProductState, StateChange, TrackingFacts, TrackingRole
+from services.product.service import ProductService
 
 logger = logging.getLogger(__name__)
 
-DELIVER_TASK = "alerts.deliver"
 
-
-def deliver_job_id(delivery_id: uuid.UUID) -> str:
-    return f"{DELIVER_TASK}:{delivery_id}"
-
-
-def _state(row: Mapping[str, Any], prefix: str = "") -> State:
+def _state(state: ProductState) -> State:
     return State(
-        price=row[f"{prefix}price"],
-        buybox_price=row[f"{prefix}buybox_price"],
-        buybox_seller=row[f"{prefix}buybox_seller"],
-        in_stock=row[f"{prefix}in_stock"],
-        rating=row[f"{prefix}rating"],
-        review_count=row[f"{prefix}review_count"],
-        bsr=row[f"{prefix}bsr"] or [],
-        title=row[f"{prefix}title"],
-        bullets=row[f"{prefix}bullets"] or [],
-        images=row[f"{prefix}images"] or [],
-        currency=row[f"{prefix}currency"],
+        price=state.price,
+        buybox_price=state.buybox_price,
+        buybox_seller=state.buybox_seller,
+        in_stock=state.in_stock,
+        rating=state.rating,
+        review_count=state.review_count,
+        bsr=state.bsr,
+        title=state.title,
+        bullets=state.bullets,
+        images=state.images,
+        currency=state.currency,
     )
-
-
-def thresholds_of(tracking: TrackedProduct) -> Thresholds:
-    try:
-        return Thresholds.model_validate(tracking.thresholds or {})
-    except ValidationError:  # stored before a stricter version: fall back to the defaults
-        logger.warning("invalid stored thresholds", extra={"tracking": str(tracking.id)})
-        return Thresholds()
 
 
 def _fingerprint(event: Event) -> str:
@@ -80,31 +65,21 @@ class ChangeDetector:
         self.uow = uow
         self.settings = settings
         self.alerts = AlertRepository(uow.session)
+        self.products = ProductService(uow)
 
     async def detect_run(self, run_id: uuid.UUID, now: datetime | None = None) -> DetectionResult:
         now = now or datetime.now(UTC)
-        run = await self.uow.session.get(CrawlRun, run_id)
-        if run is None:
-            raise ValueError(f"crawl run {run_id} does not exist")
-        pairs = {
-            row["product_id"]: row
-            for row in await self.alerts.snapshot_pairs(run_id, run.captured_at)
-        }
+        crawl = await self.products.crawl_changes(run_id)
+        pairs = {change.product_id: change for change in crawl.changes}
         if not pairs:
             return DetectionResult(0, 0, 0, 0)
-        trackings = list(
-            (
-                await self.uow.session.execute(
-                    select(TrackedProduct).where(
-                        TrackedProduct.product_id.in_(pairs), TrackedProduct.is_active.is_(True)
-                    )
-                )
-            ).scalars()
-        )
-        candidates: list[tuple[TrackedProduct, Event]] = []
+        trackings = await self.products.active_trackings(list(pairs))
+        candidates: list[tuple[TrackingFacts, Event]] = []
         for tracking in trackings:
-            row = pairs[tracking.product_id]
-            found = detect(_state(row, "p_"), _state(row), thresholds_of(tracking), tracking.role)
+            change = pairs[tracking.product_id]
+            found = detect(
+                _state(change.previous), _state(change.current), tracking.thresholds, tracking.role
+            )
             candidates.extend((tracking, e) for e in found)
         candidates.extend(await self._undercuts(trackings, pairs))
         kept, suppressed = await self._against_fatigue(candidates, now)
@@ -123,7 +98,7 @@ class ChangeDetector:
                 "threshold": event.threshold,
                 "message": event.message,
                 "crawl_run_id": run_id,
-                "snapshot_captured_at": run.captured_at,
+                "snapshot_captured_at": crawl.captured_at,
             }
             for tracking, event in kept
         ]
@@ -143,33 +118,33 @@ class ChangeDetector:
         return DetectionResult(len(pairs), len(inserted), suppressed, deliveries)
 
     async def _undercuts(
-        self, trackings: list[TrackedProduct], pairs: Mapping[int, Mapping[str, Any]]
-    ) -> list[tuple[TrackedProduct, Event]]:
+        self, trackings: Sequence[TrackingFacts], pairs: Mapping[int, StateChange]
+    ) -> list[tuple[TrackingFacts, Event]]:
         """Competitors newly priced under one of the seller's own products sharing a tag."""
-        competitors = [t for t in trackings if t.role == "competitor" and t.tags]
+        competitors = [t for t in trackings if t.role is TrackingRole.COMPETITOR and t.tags]
         if not competitors:
             return []
         own: dict[tuple[uuid.UUID, str], list[tuple[str, Decimal]]] = defaultdict(list)
-        for row in await self.alerts.own_prices_by_tag(list({t.user_id for t in competitors})):
-            if row["price"] is not None:
-                label = row["alias"] or row["asin"]
-                own[(row["user_id"], row["tag"])].append((label, row["price"]))
+        for price in await self.products.own_prices_by_tag(list({t.user_id for t in competitors})):
+            own[(price.user_id, price.tag)].append((price.label, price.price))
         events = []
         for tracking in competitors:
-            row = pairs[tracking.product_id]
-            thresholds = thresholds_of(tracking)
+            change = pairs[tracking.product_id]
+            thresholds = tracking.thresholds
             if not thresholds.enabled(Rule.COMPETITOR_UNDERCUT):
                 continue
             for tag in tracking.tags:
                 for label, own_price in own.get((tracking.user_id, tag), []):
-                    event = undercut(row["price"], row["p_price"], own_price, thresholds, label)
+                    event = undercut(
+                        change.current.price, change.previous.price, own_price, thresholds, label
+                    )
                     if event is not None:
                         events.append((tracking, event))
         return events
 
     async def _against_fatigue(
-        self, candidates: list[tuple[TrackedProduct, Event]], now: datetime
-    ) -> tuple[list[tuple[TrackedProduct, Event]], int]:
+        self, candidates: list[tuple[TrackingFacts, Event]], now: datetime
+    ) -> tuple[list[tuple[TrackingFacts, Event]], int]:
         """Drop what fired inside the re-arm window and what passes each seller's daily cap."""
         if not candidates:
             return [], 0
@@ -197,7 +172,7 @@ class ChangeDetector:
             kept.append((tracking, event))
         return kept, suppressed
 
-    async def _queue_deliveries(self, events: list[Any]) -> int:
+    async def _queue_deliveries(self, events: list[AlertEvent]) -> int:
         """One delivery per (event, immediate channel whose severity filter lets it through)."""
         if not events:
             return 0
@@ -206,25 +181,25 @@ class ChangeDetector:
         )
         by_user: dict[uuid.UUID, list[NotificationChannel]] = defaultdict(list)
         for channel in channels:
-            if channel.mode == "immediate":
+            if channel.mode is ChannelMode.IMMEDIATE:
                 by_user[channel.user_id].append(channel)
         rows = [
             {
                 "id": uuid.uuid4(),
                 "user_id": event.user_id,
                 "channel_id": channel.id,
-                "kind": "event",
+                "kind": DeliveryKind.EVENT,
                 "dedupe_key": f"event:{event.id}",
                 "event_ids": [event.id],
             }
             for event in events
             for channel in by_user.get(event.user_id, [])
-            if Severity(event.severity).rank >= Severity(channel.min_severity).rank
+            if event.severity.rank >= channel.min_severity.rank
         ]
         created = await DeliveryRepository(self.uow.session).create_many(rows)
         for delivery in created:
             self.uow.jobs.enqueue(
-                DELIVER_TASK,
+                AlertJob.DELIVER,
                 queue=Queue.CRITICAL,
                 job_id=deliver_job_id(delivery.id),
                 delivery_id=str(delivery.id),

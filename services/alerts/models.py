@@ -15,11 +15,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.core.db import Base, TimestampMixin
+from services.alerts.schemas import ChannelKind, ChannelMode, DeliveryKind, DeliveryStatus
+from services.core.db import Base, StrEnumType, TimestampMixin
+from services.core.thresholds import Rule, Severity
 
 
 class AlertEvent(Base):
@@ -40,10 +43,10 @@ class AlertEvent(Base):
         ForeignKey("tracked_products.id", ondelete="CASCADE")
     )
     product_id: Mapped[int] = mapped_column(BigInteger)
-    rule: Mapped[str] = mapped_column(String(40))
+    rule: Mapped[Rule] = mapped_column(StrEnumType(Rule, 40))
     # Distinguishes two events of one rule in one crawl (one per BSR category).
     fingerprint: Mapped[str] = mapped_column(String(200), server_default="")
-    severity: Mapped[str] = mapped_column(String(10))
+    severity: Mapped[Severity] = mapped_column(StrEnumType(Severity, 10))
     old_value: Mapped[Any] = mapped_column(JSONB, nullable=True)
     new_value: Mapped[Any] = mapped_column(JSONB, nullable=True)
     change: Mapped[Any] = mapped_column(JSONB, nullable=True)
@@ -71,12 +74,16 @@ class NotificationChannel(TimestampMixin, Base):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[ChannelKind] = mapped_column(StrEnumType(ChannelKind, 20))
     target: Mapped[str] = mapped_column(Text)
     # HMAC key of signed webhooks, shown once at creation.
     signing_secret: Mapped[str | None] = mapped_column(String(100))
-    min_severity: Mapped[str] = mapped_column(String(10), server_default="warning")
-    mode: Mapped[str] = mapped_column(String(10), server_default="immediate")
+    min_severity: Mapped[Severity] = mapped_column(
+        StrEnumType(Severity, 10), server_default=Severity.WARNING.value
+    )
+    mode: Mapped[ChannelMode] = mapped_column(
+        StrEnumType(ChannelMode, 10), server_default=ChannelMode.IMMEDIATE.value
+    )
     is_active: Mapped[bool] = mapped_column(server_default="true", default=True)
 
 
@@ -87,6 +94,12 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("channel_id", "dedupe_key"),
         Index("ix_deliveries_user_id_created_at", "user_id", "created_at"),
+        # Pending deliveries only: re-sending owed jobs.
+        Index(
+            "ix_deliveries_pending_created_at",
+            "created_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
         CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status_known"),
     )
 
@@ -95,12 +108,14 @@ class Delivery(Base):
     channel_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("notification_channels.id", ondelete="CASCADE")
     )
-    kind: Mapped[str] = mapped_column(String(20))  # event | digest | test
+    kind: Mapped[DeliveryKind] = mapped_column(StrEnumType(DeliveryKind, 20))
     dedupe_key: Mapped[str] = mapped_column(String(200))
     event_ids: Mapped[list[uuid.UUID]] = mapped_column(
         ARRAY(UUID(as_uuid=True)), server_default="{}"
     )
-    status: Mapped[str] = mapped_column(String(10), server_default="pending")
+    status: Mapped[DeliveryStatus] = mapped_column(
+        StrEnumType(DeliveryStatus, 10), server_default=DeliveryStatus.PENDING.value
+    )
     attempts: Mapped[int] = mapped_column(server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     response_status: Mapped[int | None]

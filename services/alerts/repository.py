@@ -4,74 +4,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Date, cast, func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerts.models import AlertEvent, Delivery, NotificationChannel
-
-# For each ok snapshot of a run: that snapshot, the product's previous ok snapshot, and the
-# listing versions in force at each of the two moments.
-_PAIRS_SQL = """
-SELECT s.product_id, s.captured_at,
-       s.price, s.buybox_price, s.buybox_seller, s.in_stock, s.rating, s.review_count, s.bsr,
-       s.currency,
-       prev.price AS p_price, prev.buybox_price AS p_buybox_price,
-       prev.buybox_seller AS p_buybox_seller, prev.in_stock AS p_in_stock,
-       prev.rating AS p_rating, prev.review_count AS p_review_count, prev.bsr AS p_bsr,
-       prev.currency AS p_currency, prev.captured_at AS p_captured_at,
-       lv.title, lv.bullets, lv.images,
-       plv.title AS p_title, plv.bullets AS p_bullets, plv.images AS p_images
-FROM snapshots s
-JOIN LATERAL (
-    SELECT * FROM snapshots p
-    WHERE p.product_id = s.product_id AND p.status = 'ok' AND p.captured_at < s.captured_at
-    ORDER BY p.captured_at DESC LIMIT 1
-) prev ON true
-LEFT JOIN LATERAL (
-    SELECT title, bullets, images FROM listing_versions v
-    WHERE v.product_id = s.product_id AND v.captured_at <= s.captured_at
-    ORDER BY v.captured_at DESC, v.id DESC LIMIT 1
-) lv ON true
-LEFT JOIN LATERAL (
-    SELECT title, bullets, images FROM listing_versions v
-    WHERE v.product_id = s.product_id AND v.captured_at <= prev.captured_at
-    ORDER BY v.captured_at DESC, v.id DESC LIMIT 1
-) plv ON true
-WHERE s.crawl_run_id = :run AND s.captured_at = :captured AND s.status = 'ok'
-"""
-
-_OWN_PRICES_SQL = """
-SELECT t.user_id, tag, t.alias, p.asin, s.price
-FROM tracked_products t
-JOIN products p ON p.id = t.product_id
-CROSS JOIN LATERAL unnest(t.tags) AS tag
-JOIN LATERAL (
-    SELECT price FROM snapshots x
-    WHERE x.product_id = t.product_id AND x.status = 'ok'
-    ORDER BY x.captured_at DESC LIMIT 1
-) s ON true
-WHERE t.is_active AND t.role = 'own' AND t.user_id = ANY(:users)
-"""
+from services.alerts.schemas import ChannelMode, DeliveryKind, DeliveryStatus
+from services.core.repository import Repository
 
 
-class AlertRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def snapshot_pairs(self, run_id: uuid.UUID, captured_at: datetime) -> list[Any]:
-        rows = await self.session.execute(
-            text(_PAIRS_SQL), {"run": run_id, "captured": captured_at}
-        )
-        return list(rows.mappings())
-
-    async def own_prices_by_tag(self, user_ids: Sequence[uuid.UUID]) -> list[Any]:
-        rows = await self.session.execute(text(_OWN_PRICES_SQL), {"users": list(user_ids)})
-        return list(rows.mappings())
-
+class AlertRepository(Repository):
     async def last_fired(
         self, tracking_ids: Sequence[uuid.UUID], since: datetime
     ) -> set[tuple[uuid.UUID, str, str]]:
@@ -92,6 +36,20 @@ class AlertRepository:
             .group_by(AlertEvent.user_id)
         )
         return {r[0]: int(r[1]) for r in rows}
+
+    async def days_at_count(self, user_id: uuid.UUID, since: datetime, count: int) -> list[date]:
+        """UTC days from ``since``'s day on with at least ``count`` alerts: where the daily
+        cap stopped recording."""
+        day = cast(func.timezone("UTC", AlertEvent.created_at), Date)
+        start = since.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        rows = await self.session.execute(
+            select(day)
+            .where(AlertEvent.user_id == user_id, AlertEvent.created_at >= start)
+            .group_by(day)
+            .having(func.count() >= count)
+            .order_by(day)
+        )
+        return [r[0] for r in rows]
 
     async def insert_events(self, rows: list[dict[str, Any]]) -> list[AlertEvent]:
         """Insert, skipping any already recorded for the same crawl; returns the new ones."""
@@ -160,11 +118,16 @@ class AlertRepository:
         result = await self.session.execute(stmt.values(read_at=now))
         return int(getattr(result, "rowcount", 0) or 0)
 
-    async def get_event(self, user_id: uuid.UUID, event_id: uuid.UUID) -> AlertEvent | None:
-        result = await self.session.execute(
-            select(AlertEvent).where(AlertEvent.id == event_id, AlertEvent.user_id == user_id)
+    async def owned_event_ids(
+        self, user_id: uuid.UUID, event_ids: Sequence[uuid.UUID]
+    ) -> set[uuid.UUID]:
+        """Which of these alerts belong to the seller, in one statement."""
+        rows = await self.session.execute(
+            select(AlertEvent.id).where(
+                AlertEvent.user_id == user_id, AlertEvent.id.in_(list(event_ids))
+            )
         )
-        return result.scalar_one_or_none()
+        return {r[0] for r in rows}
 
     async def events_by_ids(self, event_ids: Sequence[uuid.UUID]) -> list[AlertEvent]:
         result = await self.session.execute(
@@ -181,33 +144,24 @@ class AlertRepository:
         )
         return list(result.scalars())
 
-    async def undelivered_digest_events(
-        self, user_id: uuid.UUID, channel_id: uuid.UUID, since: datetime, min_rank: int
-    ) -> list[AlertEvent]:
-        severities = [s for s, r in (("info", 0), ("warning", 1), ("critical", 2)) if r >= min_rank]
-        result = await self.session.execute(
-            select(AlertEvent)
-            .where(
-                AlertEvent.user_id == user_id,
-                AlertEvent.created_at >= since,
-                AlertEvent.severity.in_(severities),
-            )
-            .order_by(AlertEvent.created_at)
+
+class ChannelRepository(Repository):
+    async def list_for_user(
+        self, user_id: uuid.UUID, limit: int, offset: int
+    ) -> tuple[list[NotificationChannel], int]:
+        total = await self.session.scalar(
+            select(func.count())
+            .select_from(NotificationChannel)
+            .where(NotificationChannel.user_id == user_id)
         )
-        return list(result.scalars())
-
-
-class ChannelRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def list_for_user(self, user_id: uuid.UUID) -> list[NotificationChannel]:
         result = await self.session.execute(
             select(NotificationChannel)
             .where(NotificationChannel.user_id == user_id)
-            .order_by(NotificationChannel.created_at)
+            .order_by(NotificationChannel.created_at, NotificationChannel.id)
+            .limit(limit)
+            .offset(offset)
         )
-        return list(result.scalars())
+        return list(result.scalars()), int(total or 0)
 
     async def active_for_users(self, user_ids: Sequence[uuid.UUID]) -> list[NotificationChannel]:
         result = await self.session.execute(
@@ -220,7 +174,8 @@ class ChannelRepository:
     async def active_digest_channels(self) -> list[NotificationChannel]:
         result = await self.session.execute(
             select(NotificationChannel).where(
-                NotificationChannel.mode == "digest", NotificationChannel.is_active.is_(True)
+                NotificationChannel.mode == ChannelMode.DIGEST,
+                NotificationChannel.is_active.is_(True),
             )
         )
         return list(result.scalars())
@@ -249,10 +204,7 @@ class ChannelRepository:
         await self.session.flush()
 
 
-class DeliveryRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class DeliveryRepository(Repository):
     async def create_many(self, rows: list[dict[str, Any]]) -> list[Delivery]:
         if not rows:
             return []
@@ -269,6 +221,26 @@ class DeliveryRepository:
             select(Delivery).where(Delivery.id == delivery_id).with_for_update()
         )
         return result.scalar_one_or_none()
+
+    async def last_sent_digest_at(self, channel_id: uuid.UUID, before: datetime) -> datetime | None:
+        """When the channel's latest digest that reached it was planned, before ``before``:
+        where the next digest's "since your last digest" starts."""
+        return await self.session.scalar(
+            select(func.max(Delivery.created_at)).where(
+                Delivery.channel_id == channel_id,
+                Delivery.kind == DeliveryKind.DIGEST,
+                Delivery.status == DeliveryStatus.SENT,
+                Delivery.created_at < before,
+            )
+        )
+
+    async def pending_before(self, cutoff: datetime, limit: int) -> list[uuid.UUID]:
+        """Deliveries still pending that were created before ``cutoff``."""
+        return await self._all(
+            select(Delivery.id)
+            .where(Delivery.status == DeliveryStatus.PENDING, Delivery.created_at < cutoff)
+            .limit(limit)
+        )
 
     async def list_for_user(
         self, user_id: uuid.UUID, channel_id: uuid.UUID | None, limit: int, offset: int

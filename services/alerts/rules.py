@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from services.alerts.thresholds import Rule, Severity, Thresholds
+from services.core.thresholds import Rule, Severity, Thresholds
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,14 +4,37 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.alerts.thresholds import Severity
+from services.core.pagination import PageParams
+from services.core.thresholds import Rule, Severity
 
-ChannelKind = Literal["webhook", "slack", "email", "apprise"]
-ChannelMode = Literal["immediate", "digest"]
+
+class ChannelKind(StrEnum):
+    WEBHOOK = "webhook"
+    SLACK = "slack"
+    EMAIL = "email"
+    APPRISE = "apprise"
+
+
+class ChannelMode(StrEnum):
+    IMMEDIATE = "immediate"
+    DIGEST = "digest"
+
+
+class DeliveryKind(StrEnum):
+    EVENT = "event"
+    DIGEST = "digest"
+    TEST = "test"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
 
 
 class ChannelCreate(BaseModel):
@@ -25,7 +48,7 @@ class ChannelCreate(BaseModel):
         description="Webhook or Slack URL, an email address, or an Apprise URL",
     )
     min_severity: Severity = Severity.WARNING
-    mode: ChannelMode = "immediate"
+    mode: ChannelMode = ChannelMode.IMMEDIATE
 
 
 class ChannelUpdate(BaseModel):
@@ -95,3 +118,22 @@ class DeliveryRead(BaseModel):
     response_status: int | None
     created_at: datetime
     sent_at: datetime | None
+
+
+class AlertFilter(PageParams):
+    """Which of the seller's alerts to list, newest first."""
+
+    unread: bool | None = None
+    severity: Severity | None = None
+    rule: Rule | None = None
+    tracked_product_id: uuid.UUID | None = None
+
+
+class ChannelFilter(PageParams):
+    """A page of the seller's notification channels, oldest first."""
+
+
+class DeliveryFilter(PageParams):
+    """Which delivery records to list, newest first (one channel's, or all)."""
+
+    channel_id: uuid.UUID | None = None

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import apprise
 import httpx
 
 from services.alerts.models import NotificationChannel
-from services.alerts.outbound import check_host, check_url
+from services.core.egress import EgressPolicy, UnsafeTarget
 from services.core.settings import AlertSettings
 
 SIGNATURE_HEADER = "X-Shelfwatch-Signature"
@@ -42,37 +41,23 @@ class Message:
     payload: dict[str, Any]
 
 
-def apprise_host(url: str) -> str | None:
-    """The host an Apprise URL would contact, when it names one (self-hosted services do:
-    ntfy://host, gotify://host, mmost://host …); hosted services resolve publicly anyway."""
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        return None
-    if host is None:
-        return None
-    # Hosted services put tokens where the host goes (discord://id/token); a real host has a
-    # dot, or is an address literal or "localhost".
-    if host.isdigit():
-        # "2130706433" is how some resolvers spell 127.0.0.1; long ids are service tokens.
-        number = int(host)
-        return str(ipaddress.IPv4Address(number)) if number < 2**32 else None
-    looks_like_host = "." in host or ":" in host or host == "localhost"
-    return host if looks_like_host else None
-
-
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     """HMAC-SHA256 over "<timestamp>.<body>", as the receiver recomputes it."""
     digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return "sha256=" + digest.hexdigest()
 
 
-async def _post(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> int:
+async def _post(
+    policy: EgressPolicy, url: str, body: bytes, headers: dict[str, str], timeout_s: float
+) -> int:
     try:
-        async with httpx.AsyncClient(timeout=timeout_s, follow_redirects=False) as client:
-            response = await client.post(url, content=body, headers=headers)
+        response = await policy.post(url, content=body, headers=headers, timeout_s=timeout_s)
+    except UnsafeTarget as exc:
+        raise SendFailed(exc.message, transient=False) from exc
     except httpx.HTTPError as exc:
-        raise SendFailed(f"{type(exc).__name__} while posting", transient=True) from exc
+        # One message for refused, reset, timed out and TLS failures alike: the stored error
+        # must not tell a seller whether something answered on a port.
+        raise SendFailed("the receiver could not be reached", transient=True) from exc
     if response.status_code >= 500 or response.status_code == 429:
         raise SendFailed(f"receiver answered {response.status_code}", True, response.status_code)
     if response.status_code >= 300:
@@ -95,8 +80,9 @@ def email_url(settings: AlertSettings, to: str) -> str:
 
 
 class Sender:
-    def __init__(self, settings: AlertSettings) -> None:
+    def __init__(self, settings: AlertSettings, policy: EgressPolicy | None = None) -> None:
         self.settings = settings
+        self.policy = policy or EgressPolicy(settings.allow_private_targets)
 
     async def send(self, channel: NotificationChannel, message: Message) -> int | None:
         """Deliver, returning the receiver's HTTP status where there is one."""
@@ -112,12 +98,16 @@ class Sender:
             # The operator's own SMTP server: trusted, not a seller-chosen address.
             await self._apprise(email_url(self.settings, channel.target), message)
             return None
-        await check_host(apprise_host(channel.target), self.settings.allow_private_targets)
+        try:
+            # Checked again at send time: a channel stored under an older, looser rule
+            # must not reach what today's policy refuses.
+            self.policy.check_apprise(channel.target)
+        except UnsafeTarget as exc:
+            raise SendFailed(exc.message, transient=False) from exc
         await self._apprise(channel.target, message)
         return None
 
     async def _webhook(self, channel: NotificationChannel, message: Message) -> int:
-        await check_url(channel.target, self.settings.allow_private_targets)
         body = json.dumps(message.payload, separators=(",", ":"), default=str).encode()
         timestamp = str(int(time.time()))
         headers = {
@@ -127,10 +117,11 @@ class Sender:
             SIGNATURE_HEADER: sign(channel.signing_secret or "", timestamp, body),
             DELIVERY_HEADER: message.delivery_id,
         }
-        return await _post(channel.target, body, headers, self.settings.delivery_timeout_s)
+        return await _post(
+            self.policy, channel.target, body, headers, self.settings.delivery_timeout_s
+        )
 
     async def _slack(self, channel: NotificationChannel, message: Message) -> int:
-        await check_url(channel.target, self.settings.allow_private_targets)
         body = json.dumps(
             {
                 "text": f"*{message.title}*\n{message.text}",
@@ -141,12 +132,19 @@ class Sender:
             }
         ).encode()
         headers = {"Content-Type": "application/json"}
-        return await _post(channel.target, body, headers, self.settings.delivery_timeout_s)
+        return await _post(
+            self.policy, channel.target, body, headers, self.settings.delivery_timeout_s
+        )
 
     async def _apprise(self, url: str, message: Message) -> None:
         notifier = apprise.Apprise()
         if not notifier.add(url):
             raise SendFailed("the channel URL is not one Apprise understands", transient=False)
-        ok = await notifier.async_notify(body=message.text, title=message.title)
+        # Our text is plain text: said so, Apprise keeps its lines in the text part of an email
+        # and escapes it for the HTML part (otherwise it takes it for HTML, lines collapse and
+        # a product title's markup would pass through).
+        ok = await notifier.async_notify(
+            body=message.text, title=message.title, body_format=apprise.NotifyFormat.TEXT
+        )
         if not ok:
             raise SendFailed("Apprise could not deliver the notification", transient=True)

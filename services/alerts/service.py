@@ -4,33 +4,33 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 import apprise
 from email_validator import EmailNotValidError, validate_email
 
-from services.alerts.detection import DELIVER_TASK, deliver_job_id
+from services.alerts.jobs import AlertJob, deliver_job_id
 from services.alerts.models import NotificationChannel
-from services.alerts.outbound import check_host, check_url
+from services.alerts.outbound import check_url, policy
 from services.alerts.repository import AlertRepository, ChannelRepository, DeliveryRepository
 from services.alerts.schemas import (
+    AlertFilter,
     AlertRead,
     ChannelCreate,
     ChannelCreated,
+    ChannelFilter,
+    ChannelKind,
     ChannelRead,
     ChannelUpdate,
+    DeliveryFilter,
+    DeliveryKind,
     DeliveryRead,
 )
-from services.alerts.senders import apprise_host
 from services.core.errors import FieldError, InvalidInput, NotFound
 from services.core.jobs import Queue
-from services.core.pagination import Page
 from services.core.settings import AlertSettings
 from services.core.uow import UnitOfWork
-
-# Generic Apprise URLs reach arbitrary hosts: those go through the "webhook" kind, which is
-# signed and SSRF-checked, instead.
-_GENERIC_APPRISE = ("json://", "jsons://", "xml://", "xmls://", "form://", "forms://")
 
 
 class AlertService:
@@ -44,31 +44,33 @@ class AlertService:
         self.deliveries = DeliveryRepository(uow.session)
 
     async def list_alerts(
-        self,
-        user_id: uuid.UUID,
-        *,
-        unread: bool | None = None,
-        severity: str | None = None,
-        rule: str | None = None,
-        tracked_product_id: uuid.UUID | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> Page[AlertRead]:
+        self, user_id: uuid.UUID, filters: AlertFilter
+    ) -> tuple[list[AlertRead], int]:
+        """One page of the seller's alerts and their total: ``(items, total)``."""
         items, total = await self.alerts.list_events(
             user_id,
-            unread=unread,
-            severity=severity,
-            rule=rule,
-            tracked_product_id=tracked_product_id,
-            limit=limit,
-            offset=offset,
+            unread=filters.unread,
+            severity=filters.severity,
+            rule=filters.rule,
+            tracked_product_id=filters.tracked_product_id,
+            limit=filters.limit,
+            offset=filters.offset,
         )
-        return Page[AlertRead](
-            items=[AlertRead.model_validate(e) for e in items],
-            total=total,
-            limit=limit,
-            offset=offset,
-        )
+        return [AlertRead.model_validate(e) for e in items], total
+
+    async def recent_for_tracking(self, tracking_id: uuid.UUID, limit: int) -> list[dict[str, Any]]:
+        """The latest alerts of one tracking, as the product detail shows them."""
+        return [
+            {
+                "id": str(a.id),
+                "rule": a.rule,
+                "severity": a.severity,
+                "message": a.message,
+                "created_at": a.created_at.isoformat(),
+                "read": a.read_at is not None,
+            }
+            for a in await self.alerts.recent_for_tracking(tracking_id, limit)
+        ]
 
     async def unread_count(self, user_id: uuid.UUID) -> int:
         return await self.alerts.unread_count(user_id)
@@ -76,31 +78,29 @@ class AlertService:
     async def mark_read(self, user_id: uuid.UUID, ids: list[uuid.UUID] | None) -> int:
         """Mark the given alerts (or all) read; ids of other sellers are simply not found."""
         if ids is not None:
+            owned = await self.alerts.owned_event_ids(user_id, ids)
             for event_id in ids:
-                if await self.alerts.get_event(user_id, event_id) is None:
+                if event_id not in owned:
                     raise NotFound(f"No alert {event_id}")
         return await self.alerts.mark_read(user_id, ids, datetime.now(UTC))
 
-    async def _validate_target(self, kind: str, target: str) -> str:
-        if kind in ("webhook", "slack"):
+    async def _validate_target(self, kind: ChannelKind, target: str) -> str:
+        if kind in (ChannelKind.WEBHOOK, ChannelKind.SLACK):
             await check_url(target, self.settings.allow_private_targets)
             return target
-        if kind == "email":
+        if kind is ChannelKind.EMAIL:
             try:
                 return validate_email(target, check_deliverability=False).normalized
             except EmailNotValidError as exc:
                 raise InvalidInput(
                     "Not an email address", field_errors=[FieldError("target", str(exc))]
                 ) from exc
-        if (
-            target.lower().startswith(_GENERIC_APPRISE)
-            or apprise.Apprise.instantiate(target) is None
-        ):
+        policy(self.settings.allow_private_targets).check_apprise(target)
+        if apprise.Apprise.instantiate(target) is None:
             raise InvalidInput(
                 "Not a supported Apprise URL",
-                field_errors=[FieldError("target", "use e.g. discord://, tgram://, msteams://")],
+                field_errors=[FieldError("target", "use e.g. discord://, tgram://, slack://")],
             )
-        await check_host(apprise_host(target), self.settings.allow_private_targets)
         return target
 
     async def create_channel(self, user_id: uuid.UUID, data: ChannelCreate) -> ChannelCreated:
@@ -111,8 +111,10 @@ class AlertService:
                 name=data.name,
                 kind=data.kind,
                 target=target,
-                signing_secret=secrets.token_urlsafe(32) if data.kind == "webhook" else None,
-                min_severity=data.min_severity.value,
+                signing_secret=(
+                    secrets.token_urlsafe(32) if data.kind is ChannelKind.WEBHOOK else None
+                ),
+                min_severity=data.min_severity,
                 mode=data.mode,
             )
         )
@@ -126,8 +128,12 @@ class AlertService:
             raise NotFound("No such notification channel")
         return channel
 
-    async def list_channels(self, user_id: uuid.UUID) -> list[ChannelRead]:
-        return [ChannelRead.model_validate(c) for c in await self.channels.list_for_user(user_id)]
+    async def list_channels(
+        self, user_id: uuid.UUID, filters: ChannelFilter
+    ) -> tuple[list[ChannelRead], int]:
+        """One page of the seller's channels and their total: ``(items, total)``."""
+        channels, total = await self.channels.list_for_user(user_id, filters.limit, filters.offset)
+        return [ChannelRead.model_validate(c) for c in channels], total
 
     async def get_channel(self, user_id: uuid.UUID, channel_id: uuid.UUID) -> ChannelRead:
         return ChannelRead.model_validate(await self._own_channel(user_id, channel_id))
@@ -141,7 +147,7 @@ class AlertService:
         if data.name is not None:
             channel.name = data.name
         if data.min_severity is not None:
-            channel.min_severity = data.min_severity.value
+            channel.min_severity = data.min_severity
         if data.mode is not None:
             channel.mode = data.mode
         if data.is_active is not None:
@@ -162,14 +168,14 @@ class AlertService:
                     "id": uuid.uuid4(),
                     "user_id": user_id,
                     "channel_id": channel.id,
-                    "kind": "test",
+                    "kind": DeliveryKind.TEST,
                     "dedupe_key": f"test:{uuid.uuid4()}",
                     "event_ids": [],
                 }
             ]
         )
         self.uow.jobs.enqueue(
-            DELIVER_TASK,
+            AlertJob.DELIVER,
             queue=Queue.CRITICAL,
             job_id=deliver_job_id(delivery.id),
             delivery_id=str(delivery.id),
@@ -177,14 +183,16 @@ class AlertService:
         return DeliveryRead.model_validate(delivery)
 
     async def list_deliveries(
-        self, user_id: uuid.UUID, channel_id: uuid.UUID | None, limit: int, offset: int
-    ) -> Page[DeliveryRead]:
-        if channel_id is not None:
-            await self._own_channel(user_id, channel_id)
-        items, total = await self.deliveries.list_for_user(user_id, channel_id, limit, offset)
-        return Page[DeliveryRead](
-            items=[DeliveryRead.model_validate(d) for d in items],
-            total=total,
-            limit=limit,
-            offset=offset,
+        self, user_id: uuid.UUID, filters: DeliveryFilter
+    ) -> tuple[list[DeliveryRead], int]:
+        """One page of the seller's delivery records and their total: ``(items, total)``."""
+        if filters.channel_id is not None:
+            await self._own_channel(user_id, filters.channel_id)
+        items, total = await self.deliveries.list_for_user(
+            user_id, filters.channel_id, filters.limit, filters.offset
         )
+        return [DeliveryRead.model_validate(d) for d in items], total
+
+    async def days_at_daily_cap(self, user_id: uuid.UUID, since: datetime) -> list[date]:
+        """UTC days since ``since`` on which the seller's daily alert cap was reached."""
+        return await self.alerts.days_at_count(user_id, since, self.settings.daily_cap_per_seller)

@@ -51,7 +51,12 @@ class RefreshToken(Base):
     """One refresh token of a login session; only its hash is stored."""
 
     __tablename__ = "refresh_tokens"
-    __table_args__ = (Index("ix_refresh_tokens_user_id", "user_id"),)
+    __table_args__ = (
+        Index("ix_refresh_tokens_user_id", "user_id"),
+        # Revoking a whole family on reuse, and purging expired tokens.
+        Index("ix_refresh_tokens_family_id", "family_id"),
+        Index("ix_refresh_tokens_expires_at", "expires_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, func, select, update
 
 from services.auth.models import Plan, RefreshToken, User
+from services.core.repository import Repository
 
 DEFAULT_PLAN = "free"
 
 
-class UserRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class UserRepository(Repository):
     async def get(self, user_id: uuid.UUID) -> User | None:
         return await self.session.get(User, user_id)
 
     async def get_by_email(self, email: str) -> User | None:
         result = await self.session.execute(select(User).where(User.email == email))
         return result.scalar_one_or_none()
+
+    async def plan_limits(self, user_id: uuid.UUID, lock: bool) -> Plan | None:
+        """The account's plan; ``lock`` holds the account row to the end of the transaction."""
+        stmt = select(Plan).join(User, User.plan_id == Plan.id).where(User.id == user_id)
+        if lock:
+            stmt = stmt.with_for_update(of=User)
+        return await self._one_or_none(stmt)
 
     async def add(self, user: User) -> User:
         self.session.add(user)
@@ -31,10 +36,7 @@ class UserRepository:
         return user
 
 
-class PlanRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class PlanRepository(Repository):
     async def get_by_name(self, name: str) -> Plan | None:
         result = await self.session.execute(select(Plan).where(Plan.name == name))
         return result.scalar_one_or_none()
@@ -43,11 +45,15 @@ class PlanRepository:
         result = await self.session.execute(select(Plan).order_by(Plan.max_tracked_products))
         return list(result.scalars())
 
+    async def page(self, limit: int, offset: int) -> tuple[Sequence[Plan], int]:
+        total = await self.session.scalar(select(func.count()).select_from(Plan))
+        result = await self.session.execute(
+            select(Plan).order_by(Plan.max_tracked_products, Plan.name).limit(limit).offset(offset)
+        )
+        return result.scalars().all(), int(total or 0)
 
-class RefreshTokenRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
 
+class RefreshTokenRepository(Repository):
     async def add(self, token: RefreshToken) -> None:
         self.session.add(token)
         await self.session.flush()

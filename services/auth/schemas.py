@@ -7,6 +7,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.core.pagination import PageParams
+
 
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -69,3 +71,16 @@ class UserAdminUpdate(BaseModel):
     plan: str | None = Field(default=None, min_length=1, max_length=50)
     role: str | None = Field(default=None, pattern="^(seller|admin)$")
     is_active: bool | None = None
+
+
+class PlanLimits(BaseModel):
+    """What an account's plan allows: all other modules need to know of it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    max_tracked_products: int
+    refreshes_per_day: int
+
+
+class PlanFilter(PageParams):
+    """A page of the plans, smallest quota first."""

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.auth.models import RefreshToken, Role, User
 from services.auth.passwords import (
     check_password_policy,
-    hash_password,
+    hash_password_off_loop,
     needs_rehash,
-    verify_password,
+    verify_password_off_loop,
 )
 from services.auth.repository import (
     DEFAULT_PLAN,
@@ -24,7 +24,14 @@ from services.auth.repository import (
     RefreshTokenRepository,
     UserRepository,
 )
-from services.auth.schemas import TokenPair, UserAdminUpdate, UserCreate
+from services.auth.schemas import (
+    PlanFilter,
+    PlanLimits,
+    PlanRead,
+    TokenPair,
+    UserAdminUpdate,
+    UserCreate,
+)
 from services.auth.tokens import (
     AccessClaims,
     hash_refresh_token,
@@ -45,6 +52,9 @@ from services.core.settings import AuthSettings
 
 # An IP may front several honest users (an office NAT), so it gets a wider allowance.
 IP_FAILURE_FACTOR = 4
+# Growing delays for one (account, IP) pair once its free attempts are spent: 1 s, 2 s, 4 s …
+# up to this cap (OWASP: throttle, do not lock out).
+MAX_PAIR_DELAY_S = 900
 
 
 def normalise_email(raw: str) -> str:
@@ -64,7 +74,9 @@ def revoked_access_key(jti: str) -> str:
 
 
 class LoginThrottle:
-    """Counts failed logins per account and per IP in Redis and refuses past the limit."""
+    """Failed logins, as OWASP recommends: per (account, IP) pair with growing delays, and per
+    IP across all accounts. Nothing counts per account alone, so an outsider guessing a
+    seller's password from elsewhere cannot lock that seller out."""
 
     def __init__(self, redis: Redis, settings: AuthSettings) -> None:
         self.redis = redis
@@ -72,38 +84,49 @@ class LoginThrottle:
         self.window_s = settings.login_failure_window_s
 
     @staticmethod
-    def _keys(email: str, ip: str) -> tuple[str, str]:
-        account = hashlib.sha256(email.encode()).hexdigest()[:32]
-        return f"auth:login-fail:acct:{account}", f"auth:login-fail:ip:{ip}"
+    def _keys(email: str, ip: str) -> tuple[str, str, str]:
+        pair = hashlib.sha256(f"{email}\x00{ip}".encode()).hexdigest()[:32]
+        return (
+            f"auth:login-fail:pair:{pair}",
+            f"auth:login-wait:pair:{pair}",
+            f"auth:login-fail:ip:{ip}",
+        )
+
+    async def _refuse(self, key: str, reason: str) -> None:
+        retry_after = max(1, int(await self.redis.ttl(key)))
+        AUTH_EVENTS.labels("login_throttled").inc()
+        raise Throttled(
+            "Too many failed logins; try again later",
+            code="login_throttled",
+            headers={"Retry-After": str(retry_after)},
+            extra={"scope": reason},
+        )
 
     async def check(self, email: str, ip: str) -> None:
-        account_key, ip_key = self._keys(email, ip)
-        account_fails, ip_fails = await self.redis.mget(account_key, ip_key)
-        blocked_key = None
-        if account_fails is not None and int(account_fails) >= self.max_failures:
-            blocked_key = account_key
-        elif ip_fails is not None and int(ip_fails) >= self.max_failures * IP_FAILURE_FACTOR:
-            blocked_key = ip_key
-        if blocked_key is not None:
-            retry_after = max(1, int(await self.redis.ttl(blocked_key)))
-            AUTH_EVENTS.labels("login_throttled").inc()
-            raise Throttled(
-                "Too many failed logins; try again later",
-                code="login_throttled",
-                headers={"Retry-After": str(retry_after)},
-            )
+        _pair_key, wait_key, ip_key = self._keys(email, ip)
+        waiting, ip_fails = await self.redis.mget(wait_key, ip_key)
+        if waiting is not None:
+            await self._refuse(wait_key, "account_and_ip")
+        if ip_fails is not None and int(ip_fails) >= self.max_failures * IP_FAILURE_FACTOR:
+            await self._refuse(ip_key, "ip")
 
     async def record_failure(self, email: str, ip: str) -> None:
+        pair_key, wait_key, ip_key = self._keys(email, ip)
         # SET NX then INCR starts the window on the first failure only; unlike EXPIRE NX it
         # also works on Redis 6 (the embedded default's).
         async with self.redis.pipeline(transaction=True) as pipe:
-            for key in self._keys(email, ip):
+            for key in (pair_key, ip_key):
                 pipe.set(key, 0, ex=self.window_s, nx=True)
                 pipe.incr(key)
-            await pipe.execute()
+            results = await pipe.execute()
+        pair_fails = int(results[1])
+        if pair_fails >= self.max_failures:
+            delay = min(MAX_PAIR_DELAY_S, 2 ** (pair_fails - self.max_failures))
+            await self.redis.set(wait_key, 1, ex=delay)
 
     async def reset_account(self, email: str, ip: str) -> None:
-        await self.redis.delete(self._keys(email, ip)[0])
+        pair_key, wait_key, _ip_key = self._keys(email, ip)
+        await self.redis.delete(pair_key, wait_key)
 
 
 class AuthService:
@@ -129,7 +152,7 @@ class AuthService:
             raise RuntimeError(f"the default plan {DEFAULT_PLAN!r} is missing; run migrations")
         user = User(
             email=email,
-            password_hash=hash_password(data.password),
+            password_hash=await hash_password_off_loop(data.password),
             role=role.value,
             plan_id=plan.id,
         )
@@ -143,13 +166,21 @@ class AuthService:
 
     async def login(self, email: str, password: str, ip: str) -> TokenPair:
         """Check the credentials (throttled per account and IP) and open a token family."""
+        user = await self.authenticate(email, password, ip)
+        return await self._issue_pair(user, family_id=uuid.uuid4())
+
+    async def authenticate(self, email: str, password: str, ip: str) -> User:
+        """Check the credentials under the login throttle; the API and the web pages share it."""
         try:
             email = normalise_email(email)
         except InvalidInput:
             email = email.strip().lower()
         await self.throttle.check(email, ip)
         user = await self.users.get_by_email(email)
-        if not verify_password(user.password_hash if user else None, password) or user is None:
+        if (
+            not await verify_password_off_loop(user.password_hash if user else None, password)
+            or user is None
+        ):
             await self.throttle.record_failure(email, ip)
             AUTH_EVENTS.labels("login_failed").inc()
             raise NotAuthenticated("Wrong email or password", code="invalid_credentials")
@@ -157,10 +188,10 @@ class AuthService:
             raise NotAuthenticated("This account is disabled", code="account_disabled")
         await self.throttle.reset_account(email, ip)
         if needs_rehash(user.password_hash):
-            user.password_hash = hash_password(password)
+            user.password_hash = await hash_password_off_loop(password)
         user.last_login_at = datetime.now(UTC)
         AUTH_EVENTS.labels("login").inc()
-        return await self._issue_pair(user, family_id=uuid.uuid4())
+        return user
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Rotate a refresh token; a reused (already rotated) token revokes its whole family."""
@@ -198,6 +229,20 @@ class AuthService:
         if user is None:
             raise NotFound("No such user")
         return user
+
+    async def find_active_user(self, user_id: uuid.UUID) -> User | None:
+        """The account behind a token, or None when it is gone or disabled."""
+        user = await self.users.get(user_id)
+        return user if user is not None and user.is_active else None
+
+    async def list_plans(self, filters: PlanFilter) -> tuple[list[PlanRead], int]:
+        """One page of the plans with their quota and rate limit, and their total."""
+        plans, total = await self.plans.page(filters.limit, filters.offset)
+        return [PlanRead.model_validate(p) for p in plans], total
+
+    async def purge_expired_tokens(self, now: datetime | None = None) -> int:
+        """Delete refresh tokens past their expiry; returns how many."""
+        return await self.tokens.delete_expired(now or datetime.now(UTC))
 
     async def update_user(self, user_id: uuid.UUID, data: UserAdminUpdate) -> User:
         """Admin: assign a plan, change a role, or disable an account."""
@@ -237,3 +282,17 @@ class AuthService:
         return TokenPair(
             access_token=access, refresh_token=refresh, expires_in=self.settings.access_token_ttl_s
         )
+
+
+class AccountService:
+    """What other modules may ask about an account: its plan's limits. Needs no Redis."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.users = UserRepository(session)
+
+    async def limits(self, user_id: uuid.UUID, *, lock: bool = False) -> PlanLimits:
+        """The plan's limits; ``lock`` serialises the account's quota checks until commit."""
+        plan = await self.users.plan_limits(user_id, lock)
+        if plan is None:
+            raise NotFound("No such user")
+        return PlanLimits.model_validate(plan)

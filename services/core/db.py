@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, Dialect, MetaData, String, TypeDecorator, func
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -27,6 +29,28 @@ NAMING_CONVENTION = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+class StrEnumType(TypeDecorator[StrEnum]):
+    """A StrEnum stored as its plain string (the tables' CHECK constraints list the values):
+    reads come back as the enum member, so the column's type is the enum, not ``str``."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> StrEnum | None:
+        return None if value is None else self.enum(value)
+
+    @property
+    def python_type(self) -> type[StrEnum]:
+        return self.enum
 
 
 class TimestampMixin:

@@ -42,6 +42,12 @@ class InvalidInput(DomainError):
     code = "invalid_input"
 
 
+class MalformedBody(InvalidInput):
+    """The request body could not be decoded at all (not JSON, not UTF-8): 400, not 422."""
+
+    code = "malformed_body"
+
+
 class NotFound(DomainError):
     code = "not_found"
 

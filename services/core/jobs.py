@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -25,6 +27,13 @@ class Queue(StrEnum):
     LOW = "low"
 
 
+class Hook(StrEnum):
+    """Moments a module announces; other modules hang jobs on them (registered by the task
+    layer), so the producer never names its consumers."""
+
+    CRAWL_RUN_FINISHED = "crawl_run_finished"
+
+
 def queue_key(queue: Queue) -> str:
     """The Redis key of a queue (ARQ's sorted set)."""
     return f"shelfwatch:queue:{queue.value}"
@@ -32,6 +41,8 @@ def queue_key(queue: Queue) -> str:
 
 # Key under which the request id rides along with a job's arguments.
 META_KWARG = "_meta"
+# A failed job's stored traceback keeps its last characters (the innermost frames).
+TRACEBACK_MAX_CHARS = 16_000
 
 
 def _default(value: Any) -> Any:
@@ -40,7 +51,9 @@ def _default(value: Any) -> Any:
     if isinstance(value, UUID | Decimal):
         return str(value)
     if isinstance(value, BaseException):
-        return {"type": type(value).__name__, "message": str(value)}
+        # The traceback rides along so a failed job's result (and its dead-letter record) shows it.
+        trace = "".join(traceback.format_exception(value))[-TRACEBACK_MAX_CHARS:]
+        return {"type": type(value).__name__, "message": str(value), "traceback": trace}
     raise TypeError(f"cannot serialize {type(value).__name__} into a job")
 
 
@@ -93,6 +106,13 @@ class JobBuffer:
         **kwargs: Any,
     ) -> None:
         self.pending.append(JobRequest(function, queue, kwargs, job_id, defer_by_s))
+
+    def announce(
+        self, hook: Hook, followers: Sequence[tuple[str, Queue]], key: str, **kwargs: Any
+    ) -> None:
+        """One job per follower of ``hook``, deduplicated per ``key``."""
+        for function, queue in followers:
+            self.enqueue(function, queue=queue, job_id=f"{function}:{key}", **kwargs)
 
     def discard(self) -> None:
         self.pending.clear()

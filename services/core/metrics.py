@@ -46,3 +46,31 @@ ALERT_DELIVERIES = Counter(
 )
 
 AUTH_EVENTS = Counter("shelfwatch_auth_events_total", "Authentication events", ["event"])
+
+LLM_CALLS = Counter(
+    "shelfwatch_llm_calls_total",
+    "LLM completions asked (cache hits excluded), by outcome",
+    ["prompt", "model", "outcome"],
+)
+LLM_TOKENS = Counter(
+    "shelfwatch_llm_tokens_total", "LLM tokens billed", ["prompt", "model", "kind"]
+)
+LLM_COST = Counter("shelfwatch_llm_cost_usd_total", "LLM cost in USD", ["prompt", "model"])
+LLM_CACHE_HITS = Counter(
+    "shelfwatch_llm_cache_hits_total", "LLM results served from the result cache", ["prompt"]
+)
+LLM_FAILURES = Counter(
+    "shelfwatch_llm_failures_total", "LLM completions that ended failed", ["prompt", "reason"]
+)
+
+# Queue administration (the admin dashboard's worker and gateway set these).
+JOBS_ARCHIVED = Counter(
+    "shelfwatch_jobs_archived_total",
+    "Jobs dead-lettered into the archive (retries exhausted or failed for good)",
+    ["queue", "function"],
+)
+WORKERS_ALIVE = Gauge("shelfwatch_workers_alive", "Worker processes with a live heartbeat")
+QUEUE_PAUSED = Gauge("shelfwatch_queue_paused", "1 while a queue is paused by an admin", ["queue"])
+QUEUE_IN_PROGRESS = Gauge(
+    "shelfwatch_queue_in_progress_jobs", "Jobs of a queue running right now", ["queue"]
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +54,10 @@ class HttpSettings(BaseModel):
     anonymous_rate_per_minute: int = Field(default=60, ge=1)
     default_rate_per_minute: int = Field(default=120, ge=1)
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
+    # How `shelfwatch gateway` serves (gateway/serving.py; the read-path benchmark backs it).
+    workers: int = Field(default=1, ge=1, le=64)
+    loop: Literal["uvloop", "asyncio"] = "uvloop"
+    parser: Literal["httptools", "h11"] = "httptools"
 
 
 class QueueSettings(BaseModel):
@@ -66,6 +71,8 @@ class QueueSettings(BaseModel):
     heartbeat_ttl_s: int = Field(default=60, ge=5)
     # Prometheus endpoint of a worker process; 0 turns it off.
     metrics_port: int = Field(default=9101, ge=0, le=65_535)
+    # Loopback by default; a container sets 0.0.0.0 so Prometheus on the private network scrapes.
+    metrics_host: str = "127.0.0.1"
 
 
 class ApifySettings(BaseModel):
@@ -119,6 +126,88 @@ class CacheSettings(BaseModel):
     ttl_s: int = Field(default=36 * 3600, ge=60, le=7 * 86_400)
 
 
+class ModelPrice(BaseModel):
+    """USD per million tokens."""
+
+    input: float = Field(ge=0)
+    cached_input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+def _default_prices() -> dict[str, ModelPrice]:
+    # Public list prices (USD / 1M tokens); operators override them for their own models.
+    return {
+        "gpt-4o-mini": ModelPrice(input=0.15, cached_input=0.075, output=0.60),
+        "gpt-4o": ModelPrice(input=2.50, cached_input=1.25, output=10.00),
+        "gpt-4.1-mini": ModelPrice(input=0.40, cached_input=0.10, output=1.60),
+        "gpt-4.1": ModelPrice(input=2.00, cached_input=0.50, output=8.00),
+    }
+
+
+class OpenAISettings(BaseModel):
+    # No key means no LLM: reports and suggestions fall back to the deterministic rule engine.
+    api_key: SecretStr = SecretStr("")
+    # Empty = api.openai.com; any OpenAI-compatible server works (Ollama, vLLM, a proxy, the
+    # bundled `shelfwatch openai-sim`).
+    base_url: str = ""
+    model: str = "gpt-4o-mini"
+    timeout_s: float = Field(default=60.0, gt=0, le=600)
+    # Retries of 429 / 5xx / timeouts by the openai client (backoff with jitter, Retry-After).
+    max_retries: int = Field(default=3, ge=0, le=10)
+    max_output_tokens: int = Field(default=2000, ge=100, le=32_000)
+    temperature: float = Field(default=0.2, ge=0, le=2)
+    prices: dict[str, ModelPrice] = Field(default_factory=_default_prices)
+    # True when base_url is the bundled stand-in (`shelfwatch up --openai-sim` sets it).
+    simulated: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.api_key.get_secret_value())
+
+
+class CompetitorSettings(BaseModel):
+    # How long a report waits for its stale members' crawl before analysing what it has.
+    fresh_data_wait_s: int = Field(default=600, ge=0, le=86_400)
+    # Delay between two checks of that crawl (the job re-enqueues itself; no slot is held).
+    fresh_data_poll_s: float = Field(default=10.0, gt=0, le=600)
+    # A member whose last good data is older than this is refreshed before an analysis.
+    freshness_window_s: int = Field(default=6 * 3600, ge=0, le=30 * 86_400)
+
+
+class OptimizationSettings(BaseModel):
+    # Impact tracking ("A/B"): days of daily metrics before and after a change went live.
+    baseline_days: int = Field(default=14, ge=3, le=90)
+    measure_days: int = Field(default=14, ge=3, le=90)
+    # A metric with fewer days of data than this in either window is `insufficient_data`.
+    min_days: int = Field(default=7, ge=3, le=90)
+    # A keyword must be used by this many competitors to be suggested.
+    keyword_min_competitors: int = Field(default=2, ge=1, le=5)
+    # How far back a seller may date a change ("it went live on ...").
+    max_backdate_days: int = Field(default=120, ge=1, le=730)
+    # A run still queued/running after this long is taken as lost and no longer deduplicates.
+    run_stale_after_s: int = Field(default=3600, ge=60, le=7 * 86_400)
+
+
+class WebSettings(BaseModel):
+    """The seller and admin dashboards: server-side sessions in Redis, CSRF on every form."""
+
+    session_max_age_s: int = Field(default=14 * 86_400, ge=300, le=90 * 86_400)
+    # Secure cookies everywhere but development, unless the operator says otherwise (a TLS
+    # proxy in front of a "development" install, or plain HTTP on a private test network).
+    cookie_secure: bool | None = None
+
+
+class AdminSettings(BaseModel):
+    # Archived (dead-lettered) jobs older than this are purged by a daily job.
+    dead_letter_retention_days: int = Field(default=30, ge=1, le=3650)
+    # How long ARQ keeps a finished job's result (and the dashboard lists it as completed/failed).
+    result_retention_s: int = Field(default=3600, ge=60, le=7 * 86_400)
+    # A worker without a heartbeat shows as gone for this long, then leaves the list.
+    gone_worker_visible_s: int = Field(default=3600, ge=60)
+    # The Redis view stops SCANning after this many keys (it says so).
+    redis_scan_max_keys: int = Field(default=200_000, ge=1000)
+
+
 class Settings(BaseSettings):
     """Every setting of every Shelfwatch process."""
 
@@ -141,6 +230,11 @@ class Settings(BaseSettings):
     crawl: CrawlScheduleSettings = Field(default_factory=CrawlScheduleSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    openai: OpenAISettings = Field(default_factory=OpenAISettings)
+    competitor: CompetitorSettings = Field(default_factory=CompetitorSettings)
+    optimization: OptimizationSettings = Field(default_factory=OptimizationSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    admin: AdminSettings = Field(default_factory=AdminSettings)
 
     @model_validator(mode="after")
     def _delivery_tries_fit_the_queue(self) -> Settings:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from services.core.jobs import Queue
+from services.core.jobs import Hook, Queue
 from services.core.metrics import (
     CRAWL_COST,
     CRAWL_ITEMS,
@@ -21,34 +20,34 @@ from services.core.metrics import (
 )
 from services.core.settings import Settings
 from services.core.uow import UnitOfWork
-from services.product.apify.adapters import adapter_for
-from services.product.apify.client import ApifyGateway, RunInfo
-from services.product.apify.item import ParsedItem
+from services.product.apify.adapters import ActorAdapter, adapter_for
+from services.product.apify.client import ApifyConnector, RunInfo
+from services.product.apify.item import CrawlStatus, ParsedItem
 from services.product.cache import ReadCache, state_key
-from services.product.ingest import (
-    ingested_product_ids,
-    record_missing,
-    status_counts,
-    write_page,
-)
+from services.product.jobs import ProductJob, crawl_job_id
 from services.product.marketplaces import Marketplace, product_url
 from services.product.models import CrawlRun, CrawlRunStatus
-from services.product.repository import CrawlRunRepository, ProductRepository
+from services.product.repository import (
+    CrawlRunRepository,
+    ProductRepository,
+    SnapshotRepository,
+)
+from services.product.schemas import CrawlTrigger
 
 logger = logging.getLogger(__name__)
 
-CRAWL_BATCH_TASK = "product.crawl_batch"
-# The same batch crawl for a seller's on-demand refresh, served by the critical queue.
-REFRESH_BATCH_TASK = "product.refresh_batch"
-# Jobs enqueued after each ingested batch, with the crawl run id: change detection and cache
-# refresh register here instead of being called inline by the crawler.
-AFTER_INGEST_TASKS: list[str] = ["alerts.detect_changes", "product.refresh_read_models"]
+__all__ = ["CrawlBatchRunner", "CrawlPlanner", "crawl_job_id", "resend_owed_jobs"]
 
 UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+# (job name, queue) of each job hung on a hook by the task layer.
+Followers = Sequence[tuple[str, Queue]]
 
 
-def crawl_job_id(run_id: uuid.UUID, task: str = CRAWL_BATCH_TASK) -> str:
-    return f"{task}:{run_id}"
+def batch_job(trigger: str) -> tuple[ProductJob, Queue]:
+    """The job (and its queue) that runs a batch: a seller's refresh goes first."""
+    if trigger == CrawlTrigger.REFRESH:
+        return ProductJob.REFRESH_BATCH, Queue.CRITICAL
+    return ProductJob.CRAWL_BATCH, Queue.DEFAULT
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +74,10 @@ class CrawlPlanner:
             jitter_s=self.settings.crawl.jitter_s,
             limit=limit,
         )
-        return await self.create_batches(due, now, trigger="schedule", queue=Queue.DEFAULT)
+        return await self.create_batches(due, now, trigger=CrawlTrigger.SCHEDULE)
 
     async def create_batches(
-        self, product_ids: list[int], now: datetime, trigger: str, queue: Queue
+        self, product_ids: list[int], now: datetime, trigger: CrawlTrigger
     ) -> PlanResult:
         """Hold the products, write one queued run per batch, ask for one job per run."""
         if not product_ids:
@@ -93,21 +92,21 @@ class CrawlPlanner:
                 actor=apify.actor,
                 product_ids=product_ids[i : i + size],
                 asin_count=len(product_ids[i : i + size]),
-                status=CrawlRunStatus.QUEUED.value,
-                trigger=trigger,
+                status=CrawlRunStatus.QUEUED,
+                trigger=trigger.value,
                 captured_at=now,
             )
             for i in range(0, len(product_ids), size)
         ]
         await self.runs.add_runs(runs)
-        task = REFRESH_BATCH_TASK if queue is Queue.CRITICAL else CRAWL_BATCH_TASK
+        task, queue = batch_job(trigger)
         for run in runs:
             self.uow.jobs.enqueue(
                 task, queue=queue, job_id=crawl_job_id(run.id, task), run_id=str(run.id)
             )
         logger.info(
             "crawl planned",
-            extra={"products": len(product_ids), "runs": len(runs), "trigger": trigger},
+            extra={"products": len(product_ids), "runs": len(runs), "trigger": trigger.value},
         )
         return PlanResult(len(product_ids), [r.id for r in runs])
 
@@ -138,7 +137,7 @@ class BatchResult:
     missing: int
     skipped: bool = False
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, str | int | bool]:
         return {
             "run_id": self.run_id,
             "status": self.status,
@@ -156,14 +155,17 @@ class CrawlBatchRunner:
     def __init__(
         self,
         new_uow: UnitOfWorkFactory,
-        gateway: ApifyGateway,
+        apify: ApifyConnector,
         settings: Settings,
         cache: ReadCache | None = None,
+        after_ingest: Followers = (),
     ):
         self.new_uow = new_uow
-        self.gateway = gateway
+        self.apify = apify
         self.settings = settings
         self.cache = cache
+        # Jobs asked for with the run id once a batch is written (change detection, cache).
+        self.after_ingest = after_ingest
 
     async def run(self, run_id: uuid.UUID) -> BatchResult:
         started = time.perf_counter()
@@ -172,7 +174,7 @@ class CrawlBatchRunner:
             run = await runs.get(run_id, for_update=True)
             if run is None:
                 raise ValueError(f"crawl run {run_id} does not exist")
-            if run.status in (CrawlRunStatus.SUCCEEDED.value, CrawlRunStatus.FAILED.value):
+            if run.status in (CrawlRunStatus.SUCCEEDED, CrawlRunStatus.FAILED):
                 return BatchResult(
                     str(run_id),
                     run.status,
@@ -188,7 +190,7 @@ class CrawlBatchRunner:
                 # Started and recorded in one step: a retry resumes this run instead of paying
                 # for a second one.
                 urls = [product_url(Marketplace(m), asin) for _, m, asin in identities]
-                info = await self.gateway.start_run(
+                info = await self.apify.start_run(
                     run.actor,
                     adapter.build_input(urls),
                     max_items=min(self.settings.apify.max_items_per_run, len(urls) * 2),
@@ -197,7 +199,7 @@ class CrawlBatchRunner:
                     run_id,
                     apify_run_id=info.run_id,
                     dataset_id=info.dataset_id,
-                    status=CrawlRunStatus.RUNNING.value,
+                    status=CrawlRunStatus.RUNNING,
                     started_at=datetime.now(UTC),
                 )
                 apify_run_id = info.run_id
@@ -206,9 +208,9 @@ class CrawlBatchRunner:
             captured_at, actor, product_ids = run.captured_at, run.actor, list(run.product_ids)
             start_offset = run.pages_ingested * self.settings.apify.page_size
 
-        info = await self.gateway.wait(apify_run_id, self.settings.apify.run_wait_s)
+        info = await self.apify.wait(apify_run_id, self.settings.apify.run_wait_s)
         lookup = ProductLookup(identities)
-        async for offset, page in self.gateway.pages(info.dataset_id, start_offset):
+        async for offset, page in self.apify.pages(info.dataset_id, start_offset):
             await self._ingest_page(run_id, captured_at, actor, adapter, lookup, page, offset)
 
         return await self._finish(
@@ -220,9 +222,9 @@ class CrawlBatchRunner:
         run_id: uuid.UUID,
         captured_at: datetime,
         actor: str,
-        adapter: Any,
+        adapter: ActorAdapter,
         lookup: ProductLookup,
-        page: list[dict[str, Any]],
+        page: list[dict[str, object]],
         offset: int,
     ) -> None:
         parsed: list[tuple[int, ParsedItem]] = []
@@ -242,7 +244,7 @@ class CrawlBatchRunner:
             parsed.append((pid, item))
             CRAWL_ITEMS.labels(actor, item.status.value).inc()
         async with self.new_uow() as uow:
-            result = await write_page(uow.session, run_id, captured_at, parsed)
+            result = await SnapshotRepository(uow.session).write_page(run_id, captured_at, parsed)
             await CrawlRunRepository(uow.session).update(
                 run_id, pages_ingested=offset // self.settings.apify.page_size + 1
             )
@@ -270,20 +272,18 @@ class CrawlBatchRunner:
         duration_s: float,
     ) -> BatchResult:
         async with self.new_uow() as uow:
-            session = uow.session
-            seen = await ingested_product_ids(session, run_id, captured_at, product_ids)
+            snapshots = SnapshotRepository(uow.session)
+            seen = await snapshots.ingested_product_ids(run_id, captured_at, product_ids)
             missing = [pid for pid in product_ids if pid not in seen]
-            given_up = await record_missing(
-                session, run_id, captured_at, missing, self.settings.apify.max_missing_attempts
-            )
-            counts = await status_counts(session, run_id, captured_at, product_ids)
+            given_up = await self._record_missing(snapshots, run_id, captured_at, missing)
+            counts = await snapshots.status_counts(run_id, captured_at, product_ids)
             ok = counts.get("ok", 0)
             status = (
                 CrawlRunStatus.SUCCEEDED if info.status == "SUCCEEDED" else CrawlRunStatus.FAILED
             )
-            await CrawlRunRepository(session).update(
+            await CrawlRunRepository(uow.session).update(
                 run_id,
-                status=status.value,
+                status=status,
                 finished_at=datetime.now(UTC),
                 item_count=len(seen),
                 ok_count=ok,
@@ -295,10 +295,9 @@ class CrawlBatchRunner:
                 if status is CrawlRunStatus.SUCCEEDED
                 else f"actor run ended {info.status}: {info.status_message or ''}".strip(),
             )
-            for task in AFTER_INGEST_TASKS:
-                uow.jobs.enqueue(
-                    task, queue=Queue.DEFAULT, job_id=f"{task}:{run_id}", run_id=str(run_id)
-                )
+            uow.jobs.announce(
+                Hook.CRAWL_RUN_FINISHED, self.after_ingest, str(run_id), run_id=str(run_id)
+            )
         CRAWL_RUNS.labels(actor, status.value).inc()
         CRAWL_MISSING.labels(actor).inc(len(missing))
         CRAWL_RUN_DURATION.labels(actor).observe(duration_s)
@@ -317,3 +316,40 @@ class CrawlBatchRunner:
             },
         )
         return BatchResult(str(run_id), status.value, len(seen), ok, len(seen) - ok, len(missing))
+
+    async def _record_missing(
+        self,
+        snapshots: SnapshotRepository,
+        run_id: uuid.UUID,
+        captured_at: datetime,
+        product_ids: Sequence[int],
+    ) -> list[int]:
+        """Release products absent from a run for a later batch; after too many misses record an
+        error snapshot instead. Returns the ids that were given up on this time."""
+        give_up_after = self.settings.apify.max_missing_attempts
+        counts = await ProductRepository(snapshots.session).count_missing(product_ids)
+        given_up = [pid for pid, misses in counts if misses >= give_up_after]
+        if given_up:
+            error = ParsedItem(
+                asin="",
+                marketplace=None,
+                status=CrawlStatus.ERROR,
+                error=f"missing from the actor's results {give_up_after} times in a row",
+            )
+            await snapshots.write_page(run_id, captured_at, [(pid, error) for pid in given_up])
+        return given_up
+
+
+async def resend_owed_jobs(uow: UnitOfWork, older_than: timedelta, limit: int = 1000) -> int:
+    """Queue again every queued/running crawl run older than ``older_than``.
+
+    Jobs are sent to Redis right after their transaction commits; if Redis fails in that instant
+    the run exists without its job. Sending it again with the same deterministic job id is
+    harmless: ARQ refuses a second copy while one exists.
+    """
+    cutoff = datetime.now(UTC) - older_than
+    runs = await CrawlRunRepository(uow.session).open_before(cutoff, limit)
+    for run_id, trigger in runs:
+        task, queue = batch_job(trigger)
+        uow.jobs.enqueue(task, queue=queue, job_id=crawl_job_id(run_id, task), run_id=str(run_id))
+    return len(runs)

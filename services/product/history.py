@@ -5,17 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.core.errors import FieldError, InvalidInput
-from services.product import queries
 from services.product.cache import ReadCache
 from services.product.models import Product
-from services.product.schemas import HistoryRead, SeriesPoint
+from services.product.repository import SnapshotRepository
+from services.product.schemas import HistoryMetric, HistoryRange, HistoryRead, SeriesPoint
 
-RANGES = {"7d": 7, "30d": 30, "90d": 90, "1y": 365}
-METRICS = ("price", "buybox_price", "bsr", "rating", "review_count", "in_stock")
 MAX_SPAN = timedelta(days=2 * 365)
 
 
@@ -39,16 +38,16 @@ def resolve_range(
                 "A range spans two years at most", field_errors=[FieldError("end", "too far")]
             )
         return start, end, None
-    name = range_ or "30d"
-    if name not in RANGES:
+    name = range_ or HistoryRange.D30
+    if name not in set(HistoryRange):
         raise InvalidInput(
             f"Unknown range {name!r}",
-            field_errors=[FieldError("range", f"one of {', '.join(RANGES)}")],
+            field_errors=[FieldError("range", f"one of {', '.join(HistoryRange)}")],
         )
-    return now - timedelta(days=RANGES[name]), now, name
+    return now - timedelta(days=HistoryRange(name).days), now, HistoryRange(name).value
 
 
-def _series(metric: str, rows: list[Any]) -> dict[str, list[dict[str, Any]]]:
+def _series(metric: str, rows: Sequence[Mapping[Any, Any]]) -> dict[str, list[dict[str, Any]]]:
     if metric == "bsr":
         by_category: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
@@ -71,8 +70,8 @@ def _plain(value: Any) -> Any:
 
 
 class HistoryService:
-    def __init__(self, session: Any, cache: ReadCache) -> None:
-        self.session = session
+    def __init__(self, snapshots: SnapshotRepository, cache: ReadCache) -> None:
+        self.snapshots = snapshots
         self.cache = cache
 
     async def series(
@@ -83,11 +82,12 @@ class HistoryService:
         start: datetime | None,
         end: datetime | None,
     ) -> HistoryRead:
-        if metric not in METRICS:
+        if metric not in set(HistoryMetric):
             raise InvalidInput(
                 f"Unknown metric {metric!r}",
-                field_errors=[FieldError("metric", f"one of {', '.join(METRICS)}")],
+                field_errors=[FieldError("metric", f"one of {', '.join(HistoryMetric)}")],
             )
+        metric = HistoryMetric(metric).value
         now = datetime.now(UTC)
         start, end, name = resolve_range(range_, start, end, now)
         # The last crawl time is part of the key: every ingest makes a new entry.
@@ -95,7 +95,7 @@ class HistoryService:
         key = f"cache:history:{product.id}:{metric}:{name}:{version}"
         cached = await self.cache.get(key) if name else None
         if cached is None:
-            rows = await queries.history_rows(self.session, product.id, start, end)
+            rows = await self.snapshots.history_rows(product.id, start, end)
             cached = {
                 "series": _series(metric, rows),
                 "currency": rows[-1]["currency"] if rows else None,
@@ -119,7 +119,7 @@ class HistoryService:
         self, product: Product, range_: str | None, start: datetime | None, end: datetime | None
     ) -> str:
         start, end, _ = resolve_range(range_, start, end, datetime.now(UTC))
-        rows = await queries.history_rows(self.session, product.id, start, end)
+        rows = await self.snapshots.history_rows(product.id, start, end)
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(

@@ -19,11 +19,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.core.db import Base, TimestampMixin
+from services.core.db import Base, StrEnumType, TimestampMixin
+from services.product.apify.item import CrawlStatus
 
 
 class TrackingRole(StrEnum):
@@ -44,6 +46,11 @@ class CrawlRunStatus(StrEnum):
     FAILED = "failed"
 
 
+class CrawlTrigger(StrEnum):
+    SCHEDULE = "schedule"
+    REFRESH = "refresh"
+
+
 class Product(Base):
     """One Amazon product, shared by every seller who tracks it and crawled once per cycle."""
 
@@ -60,7 +67,7 @@ class Product(Base):
     # Last time a crawl was attempted / returned good data, and its status.
     last_crawled_at: Mapped[datetime | None]
     last_good_at: Mapped[datetime | None]
-    last_status: Mapped[str | None] = mapped_column(String(20))
+    last_status: Mapped[CrawlStatus | None] = mapped_column(StrEnumType(CrawlStatus, 20))
     # While a batch holds the product, planners skip it (until this moment passes).
     crawl_pending_until: Mapped[datetime | None]
     # Consecutive runs whose results lacked this ASIN; it is retried until a limit.
@@ -83,8 +90,12 @@ class TrackedProduct(TimestampMixin, Base):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
     alias: Mapped[str | None] = mapped_column(String(200))
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(50)), server_default="{}")
-    role: Mapped[str] = mapped_column(String(20), default=TrackingRole.OWN.value)
-    frequency: Mapped[str] = mapped_column(String(10), default=Frequency.DAILY.value)
+    role: Mapped[TrackingRole] = mapped_column(
+        StrEnumType(TrackingRole, 20), default=TrackingRole.OWN
+    )
+    frequency: Mapped[Frequency] = mapped_column(
+        StrEnumType(Frequency, 10), default=Frequency.DAILY
+    )
     thresholds: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     is_active: Mapped[bool] = mapped_column(server_default="true", default=True)
 
@@ -93,14 +104,27 @@ class CrawlRun(Base):
     """One actor run over a batch of products: what it was asked, what it returned, what it cost."""
 
     __tablename__ = "crawl_runs"
-    __table_args__ = (Index("ix_crawl_runs_created_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_crawl_runs_created_at", "created_at"),
+        # Open runs only, a handful among a year of finished ones: re-sending owed jobs, and
+        # "is this product in a pending batch?" on every refresh (see docs/queries.md).
+        Index(
+            "ix_crawl_runs_open_created_at",
+            "created_at",
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     actor: Mapped[str] = mapped_column(String(100))
     product_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
     asin_count: Mapped[int]
-    status: Mapped[str] = mapped_column(String(20), default=CrawlRunStatus.QUEUED.value)
-    trigger: Mapped[str] = mapped_column(String(20), default="schedule")
+    status: Mapped[CrawlRunStatus] = mapped_column(
+        StrEnumType(CrawlRunStatus, 20), default=CrawlRunStatus.QUEUED
+    )
+    trigger: Mapped[CrawlTrigger] = mapped_column(
+        StrEnumType(CrawlTrigger, 20), default=CrawlTrigger.SCHEDULE
+    )
     # The moment every snapshot of this run is stamped with: fixed once, so a re-run of the
     # same batch writes the same keys and duplicates are impossible.
     captured_at: Mapped[datetime] = mapped_column(server_default=func.now())
@@ -132,7 +156,7 @@ class Snapshot(Base):
     product_id: Mapped[int] = mapped_column(BigInteger)
     crawl_run_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     captured_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[CrawlStatus] = mapped_column(StrEnumType(CrawlStatus, 20))
     currency: Mapped[str | None] = mapped_column(String(3))
     price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     list_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))

@@ -3,15 +3,163 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from enum import StrEnum
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.alerts.thresholds import Thresholds
+from services.core.pagination import MAX_PAGE_SIZE, PageParams, SortOrder
+from services.core.thresholds import Thresholds
+from services.product.apify.item import CrawlStatus
 from services.product.marketplaces import Marketplace
-from services.product.models import Frequency, TrackingRole
+from services.product.models import CrawlRunStatus, CrawlTrigger, Frequency, TrackingRole
+
+__all__ = [
+    "CrawlRunStatus",
+    "CrawlStatus",
+    "CrawlTrigger",
+    "Frequency",
+    "Marketplace",
+    "TrackingRole",
+]
+
+
+class Seller(Protocol):
+    """Whoever a tracking belongs to: the product module needs only the account's id."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+
+class TrackedSort(StrEnum):
+    """Sort keys of the seller's product list."""
+
+    CREATED_AT = "created_at"
+    ALIAS = "alias"
+    ASIN = "asin"
+    PRICE = "price"
+    RATING = "rating"
+    REVIEWS = "reviews"
+    PRICE_CHANGE_7D = "price_change_7d"
+    AS_OF = "as_of"
+
+
+class TrackedProductFilter(PageParams):
+    """Which of the seller's tracked products to list, and in which order."""
+
+    tag: str | None = Field(default=None, max_length=200)
+    role: TrackingRole | None = None
+    active: bool | None = None
+    crawl_status: CrawlStatus | None = None
+    q: str | None = Field(default=None, max_length=100, description="Search ASIN, alias, title")
+    sort: TrackedSort = TrackedSort.CREATED_AT
+    order: SortOrder = SortOrder.DESC
+
+
+class ListingVersionFilter(PageParams):
+    """A page of a product's listing versions, newest first."""
+
+    limit: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
+
+
+class HistoryMetric(StrEnum):
+    PRICE = "price"
+    BUYBOX_PRICE = "buybox_price"
+    BSR = "bsr"
+    RATING = "rating"
+    REVIEW_COUNT = "review_count"
+    IN_STOCK = "in_stock"
+
+
+class HistoryRange(StrEnum):
+    D7 = "7d"
+    D30 = "30d"
+    D90 = "90d"
+    Y1 = "1y"
+
+    @property
+    def days(self) -> int:
+        return {"7d": 7, "30d": 30, "90d": 90, "1y": 365}[self.value]
+
+
+class BulkOutcome(StrEnum):
+    TRACKED = "tracked"
+    ALREADY_TRACKED = "already_tracked"
+    INVALID = "invalid"
+
+
+class RefreshOutcome(StrEnum):
+    QUEUED = "queued"
+    ALREADY_QUEUED = "already_queued"
+    FRESH = "fresh"
+
+
+# What other modules learn about products through ProductService (never the models).
+
+
+@dataclass(frozen=True, slots=True)
+class ProductLabel:
+    product_id: int
+    marketplace: str
+    asin: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingFacts:
+    """One active tracking, as alert detection needs it."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    product_id: int
+    role: TrackingRole
+    tags: tuple[str, ...]
+    thresholds: Thresholds
+
+
+@dataclass(frozen=True, slots=True)
+class ProductState:
+    """The comparable state of a product at one good crawl."""
+
+    price: Decimal | None
+    buybox_price: Decimal | None
+    buybox_seller: str | None
+    in_stock: bool | None
+    rating: Decimal | None
+    review_count: int | None
+    bsr: list[dict[str, Any]] = field(default_factory=list)
+    title: str | None = None
+    bullets: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    currency: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """A product's state at a crawl beside its previous good state."""
+
+    product_id: int
+    current: ProductState
+    previous: ProductState
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlChanges:
+    run_id: uuid.UUID
+    captured_at: datetime
+    changes: list[StateChange]
+
+
+@dataclass(frozen=True, slots=True)
+class OwnPrice:
+    """The latest price of one of a seller's own products, under one of its tags."""
+
+    user_id: uuid.UUID
+    tag: str
+    label: str
+    price: Decimal
 
 
 class TrackedProductCreate(BaseModel):
@@ -173,20 +321,10 @@ class HistoryRead(BaseModel):
     as_of: datetime | None
 
 
-class BulkTrackItem(TrackedProductCreate):
-    pass
-
-
-class BulkTrackRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    items: list[dict[str, Any]] = Field(min_length=1, max_length=100)
-
-
 class BulkLineResult(BaseModel):
     line: int
     product: str | None
-    result: str  # tracked | already_tracked | invalid
+    result: BulkOutcome
     reason: str | None = None
     tracked_product_id: uuid.UUID | None = None
 
@@ -199,7 +337,7 @@ class BulkTrackResult(BaseModel):
 
 
 class RefreshAccepted(BaseModel):
-    status: str  # queued | already_queued | fresh
+    status: RefreshOutcome
     job_id: str | None = None
     crawl_run_id: uuid.UUID | None = None
     as_of: datetime | None = None
@@ -235,3 +373,65 @@ class CrawlCostSummary(BaseModel):
     missing: int
     cost_usd: Decimal
     runs_list: list[CrawlRunRead]
+
+
+class FactPoint(BaseModel):
+    t: datetime
+    price: Decimal | None
+    rating: Decimal | None
+    review_count: int | None
+
+
+class ProductFacts(BaseModel):
+    """Everything another module may read about one of a seller's tracked products at once:
+    the latest good state, the current listing and the last 30 days (for comparisons)."""
+
+    tracked_product_id: uuid.UUID
+    product_id: int
+    marketplace: str
+    asin: str
+    alias: str | None
+    role: str
+    is_active: bool
+    last_status: str | None
+    last_good_at: datetime | None
+    last_crawled_at: datetime | None
+    crawl_pending: bool
+    latest: SnapshotRead | None
+    listing: ListingRead | None
+    series_30d: list[FactPoint]
+
+
+class BatchRefreshResult(BaseModel):
+    """A refresh of several products asked at once: one batched crawl for the stale ones."""
+
+    crawl_run_ids: list[uuid.UUID]
+    queued_product_ids: list[int]
+    already_pending_product_ids: list[int]
+    fresh_product_ids: list[int]
+
+
+class CrawlCostDay(BaseModel):
+    day: date
+    runs: int
+    asins: int
+    cost_usd: Decimal
+
+
+class CrawlCostProduct(BaseModel):
+    """One product's share of the runs that crawled it (a run's cost split over its ASINs)."""
+
+    product_id: int
+    marketplace: str
+    asin: str
+    runs: int
+    cost_usd: Decimal
+    cost_per_month_usd: Decimal
+
+
+class CrawlCostBreakdown(BaseModel):
+    days: int
+    runs: int
+    total_cost_usd: Decimal
+    per_day: list[CrawlCostDay]
+    per_product: list[CrawlCostProduct]

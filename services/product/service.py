@@ -4,41 +4,107 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from services.alerts.repository import AlertRepository
-from services.alerts.thresholds import Thresholds
-from services.auth.models import User
+from services.auth.service import AccountService
 from services.core.errors import Conflict, FieldError, InvalidInput, NotFound, QuotaExceeded
-from services.core.pagination import MAX_PAGE_SIZE
+from services.core.pagination import SortOrder
+from services.core.settings import Settings
+from services.core.thresholds import Thresholds
 from services.core.uow import UnitOfWork
-from services.product import queries
 from services.product.asin import InvalidProductReference, parse_product_reference
-from services.product.cache import ReadCache, list_version_key
+from services.product.cache import ReadCache, list_version_key, state_key
+from services.product.crawl import CrawlPlanner
 from services.product.history import HistoryService
-from services.product.models import Product, TrackedProduct
-from services.product.read_models import latest_state
-from services.product.repository import ProductRepository, TrackingRepository
+from services.product.marketplaces import Marketplace
+from services.product.models import CrawlTrigger, Product, TrackedProduct
+from services.product.read_models import latest_state, snapshot_json
+from services.product.refresh import RefreshService
+from services.product.repository import (
+    CrawlRunRepository,
+    FactsRepository,
+    PartitionManager,
+    ProductRepository,
+    SnapshotRepository,
+    TrackingRepository,
+)
 from services.product.schemas import (
+    BatchRefreshResult,
     BsrEntryRead,
     BulkLineResult,
+    BulkOutcome,
     BulkTrackResult,
+    CrawlChanges,
+    CrawlCostSummary,
+    CrawlRunRead,
+    FactPoint,
+    HistoryMetric,
+    HistoryRange,
     HistoryRead,
     ListingRead,
+    ListingVersionFilter,
     ListingVersionRead,
+    OwnPrice,
+    ProductFacts,
+    ProductLabel,
+    ProductState,
+    RefreshAccepted,
+    Seller,
+    SnapshotRead,
+    StateChange,
     TrackedProductCreate,
     TrackedProductDetail,
+    TrackedProductFilter,
     TrackedProductRead,
     TrackedProductRow,
     TrackedProductUpdate,
+    TrackingFacts,
+    TrackingRole,
     tracked_read,
 )
+from services.product.uploads import parse_bulk_upload
+
+logger = logging.getLogger(__name__)
+
+
+class RecentAlerts(Protocol):
+    """The alerts module's answer to "what fired lately on this tracking", handed in by the
+    edge: the product module never imports alerts (alerts depends on product, not back)."""
+
+    async def recent_for_tracking(
+        self, tracking_id: uuid.UUID, limit: int
+    ) -> list[dict[str, Any]]: ...
+
+
+def thresholds_of(tracking: TrackedProduct) -> Thresholds:
+    try:
+        return Thresholds.model_validate(tracking.thresholds or {})
+    except ValidationError:  # stored before a stricter version: fall back to the defaults
+        logger.warning("invalid stored thresholds", extra={"tracking": str(tracking.id)})
+        return Thresholds()
+
+
+def _state(row: Mapping[Any, Any], prefix: str = "") -> ProductState:
+    return ProductState(
+        price=row[f"{prefix}price"],
+        buybox_price=row[f"{prefix}buybox_price"],
+        buybox_seller=row[f"{prefix}buybox_seller"],
+        in_stock=row[f"{prefix}in_stock"],
+        rating=row[f"{prefix}rating"],
+        review_count=row[f"{prefix}review_count"],
+        bsr=row[f"{prefix}bsr"] or [],
+        title=row[f"{prefix}title"],
+        bullets=row[f"{prefix}bullets"] or [],
+        images=row[f"{prefix}images"] or [],
+        currency=row[f"{prefix}currency"],
+    )
 
 
 def _tags(tags: list[str]) -> list[str]:
@@ -68,14 +134,29 @@ def _diff(newer: dict[str, Any], older: dict[str, Any] | None) -> dict[str, Any]
 
 
 class ProductService:
-    """Track products and read their state, always scoped to one seller."""
+    """Track products and read their state, always scoped to one seller; and the product
+    module's public API to the other modules (crawl changes, trackings, labels)."""
 
-    def __init__(self, uow: UnitOfWork, data_source: str, cache: ReadCache) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        data_source: str = "apify",
+        cache: ReadCache | None = None,
+        *,
+        settings: Settings | None = None,
+        alerts: RecentAlerts | None = None,
+    ) -> None:
         self.uow = uow
         self.data_source = data_source
-        self.cache = cache
+        self.cache = cache or ReadCache(None, 0)
+        self.settings = settings
+        self.alerts = alerts
         self.products = ProductRepository(uow.session)
         self.trackings = TrackingRepository(uow.session)
+        self.snapshots = SnapshotRepository(uow.session)
+        self.runs = CrawlRunRepository(uow.session)
+        self.bulk = FactsRepository(uow.session)
+        self.accounts = AccountService(uow.session)
 
     async def _reference(self, data: TrackedProductCreate) -> tuple[str, str]:
         try:
@@ -94,18 +175,30 @@ class ProductService:
             )
         return ref.marketplace.value, ref.asin
 
-    async def _check_quota(self, user: User, adding: int = 1) -> None:
-        # Serialises one seller's concurrent track/resume calls, so the count stays true.
-        await self.uow.session.execute(select(User.id).where(User.id == user.id).with_for_update())
-        active = await self.trackings.count_active_for_user(user.id)
-        if active + adding > user.plan.max_tracked_products:
-            raise QuotaExceeded(
-                f"Your plan tracks at most {user.plan.max_tracked_products} products "
-                f"({active} tracked now)",
-                code="tracking_quota_exceeded",
-            )
+    async def _quota(self, user: Seller) -> tuple[int, int]:
+        """(plan's maximum, active now), with the account row locked so concurrent track and
+        resume calls of one seller see each other's count."""
+        limits = await self.accounts.limits(user.id, lock=True)
+        return limits.max_tracked_products, await self.trackings.count_active_for_user(user.id)
 
-    async def track(self, user: User, data: TrackedProductCreate) -> TrackedProductRead:
+    async def plan_usage(self, user: Seller) -> tuple[int, int]:
+        """(the plan's tracked-product quota, active trackings now), without any lock."""
+        limits = await self.accounts.limits(user.id)
+        return limits.max_tracked_products, await self.trackings.count_active_for_user(user.id)
+
+    @staticmethod
+    def _quota_exceeded(maximum: int, active: int) -> QuotaExceeded:
+        return QuotaExceeded(
+            f"Your plan tracks at most {maximum} products ({active} tracked now)",
+            code="tracking_quota_exceeded",
+        )
+
+    async def _check_quota(self, user: Seller, adding: int = 1) -> None:
+        maximum, active = await self._quota(user)
+        if active + adding > maximum:
+            raise self._quota_exceeded(maximum, active)
+
+    async def track(self, user: Seller, data: TrackedProductCreate) -> TrackedProductRead:
         """Start tracking one product; 409 when already tracked, 403 past the plan's quota."""
         marketplace, asin = await self._reference(data)
         await self._check_quota(user)
@@ -117,8 +210,8 @@ class ProductService:
             product_id=product.id,
             alias=data.alias,
             tags=_tags(data.tags),
-            role=data.role.value,
-            frequency=data.frequency.value,
+            role=data.role,
+            frequency=data.frequency,
             thresholds=data.thresholds.model_dump(mode="json", exclude_defaults=True),
         )
         try:
@@ -128,45 +221,87 @@ class ProductService:
             raise Conflict("You already track this product", code="already_tracked") from exc
         await self.uow.session.refresh(tracking)
         await self._lists_changed(user)
-        latest = await latest_state(self.products, self.cache, product.id)
+        latest = await latest_state(self.snapshots, self.cache, product.id)
         return tracked_read(tracking, product, latest, self.data_source)
 
-    async def track_many(self, user: User, items: list[dict[str, Any]]) -> BulkTrackResult:
-        """Each line on its own (in a savepoint): tracked, already tracked, or invalid + why."""
-        lines: list[BulkLineResult] = []
+    async def track_upload(self, user: Seller, body: bytes, content_type: str) -> BulkTrackResult:
+        """Track the lines of a JSON {"items": [...]} body or a CSV upload (100 at most)."""
+        return await self.track_many(user, parse_bulk_upload(body, content_type))
+
+    async def track_many(self, user: Seller, items: list[Any]) -> BulkTrackResult:
+        """Each line on its own: tracked, already tracked, or invalid + why. The lines are
+        checked in order exactly as one ``track`` call each would be (reference, quota, already
+        tracked, tags), but written with a fixed number of statements."""
+        outcomes: dict[int, BulkLineResult] = {}
+        wanted: list[tuple[int, str | None, TrackedProductCreate, tuple[str, str]]] = []
         for number, raw in enumerate(items, start=1):
             label = str(raw.get("product")) if isinstance(raw, dict) else None
             try:
                 data = TrackedProductCreate.model_validate(raw)
-                async with self.uow.session.begin_nested():
-                    created = await self.track(user, data)
-                lines.append(
-                    BulkLineResult(
-                        line=number, product=label, result="tracked", tracked_product_id=created.id
-                    )
-                )
+                wanted.append((number, label, data, await self._reference(data)))
             except ValidationError as exc:
                 reason = "; ".join(
                     f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors()
                 )
-                lines.append(
-                    BulkLineResult(line=number, product=label, result="invalid", reason=reason)
+                outcomes[number] = _line(number, label, BulkOutcome.INVALID, reason)
+            except InvalidInput as exc:
+                outcomes[number] = _line(number, label, BulkOutcome.INVALID, exc.message)
+        if wanted:
+            maximum, active = await self._quota(user)
+            products = await self.products.get_or_create_many([ref for *_, ref in wanted])
+            tracked = await self.trackings.product_ids_for_user(user.id, [p.id for p in products])
+            rows: list[dict[str, Any]] = []
+            lines: dict[int, tuple[int, str | None]] = {}
+            for (number, label, data, _), product in zip(wanted, products, strict=True):
+                if active + 1 > maximum:
+                    error = self._quota_exceeded(maximum, active)
+                    outcomes[number] = _line(number, label, BulkOutcome.INVALID, error.message)
+                    continue
+                if product.id in tracked:
+                    outcomes[number] = _line(number, label, BulkOutcome.ALREADY_TRACKED)
+                    continue
+                try:
+                    tags = _tags(data.tags)
+                except InvalidInput as exc:
+                    outcomes[number] = _line(number, label, BulkOutcome.INVALID, exc.message)
+                    continue
+                tracked.add(product.id)
+                active += 1
+                lines[product.id] = (number, label)
+                rows.append(
+                    {
+                        "user_id": user.id,
+                        "product_id": product.id,
+                        "alias": data.alias,
+                        "tags": tags,
+                        "role": data.role,
+                        "frequency": data.frequency,
+                        "thresholds": data.thresholds.model_dump(
+                            mode="json", exclude_defaults=True
+                        ),
+                    }
                 )
-            except Conflict:
-                lines.append(BulkLineResult(line=number, product=label, result="already_tracked"))
-            except (InvalidInput, QuotaExceeded) as exc:
-                lines.append(
-                    BulkLineResult(line=number, product=label, result="invalid", reason=exc.message)
+            created = await self.trackings.add_many(rows)
+            for product_id, (number, label) in lines.items():
+                tracking_id = created.get(product_id)
+                outcomes[number] = (
+                    _line(number, label, BulkOutcome.TRACKED, tracking_id=tracking_id)
+                    if tracking_id is not None
+                    # tracked by a concurrent request of the same seller meanwhile
+                    else _line(number, label, BulkOutcome.ALREADY_TRACKED)
                 )
+            if created:
+                await self._lists_changed(user)
+        results = [outcomes[n] for n in sorted(outcomes)]
         return BulkTrackResult(
-            tracked=sum(1 for r in lines if r.result == "tracked"),
-            already_tracked=sum(1 for r in lines if r.result == "already_tracked"),
-            invalid=sum(1 for r in lines if r.result == "invalid"),
-            lines=lines,
+            tracked=sum(1 for r in results if r.result is BulkOutcome.TRACKED),
+            already_tracked=sum(1 for r in results if r.result is BulkOutcome.ALREADY_TRACKED),
+            invalid=sum(1 for r in results if r.result is BulkOutcome.INVALID),
+            lines=results,
         )
 
     async def own_tracking(
-        self, user: User, tracking_id: uuid.UUID
+        self, user: Seller, tracking_id: uuid.UUID
     ) -> tuple[TrackedProduct, Product]:
         tracking = await self.trackings.get_by_id_for_user(user.id, tracking_id)
         product = await self.products.get(tracking.product_id) if tracking else None
@@ -174,33 +309,23 @@ class ProductService:
             raise NotFound("No such tracked product")
         return tracking, product
 
-    async def get(self, user: User, tracking_id: uuid.UUID) -> TrackedProductDetail:
+    async def get(self, user: Seller, tracking_id: uuid.UUID) -> TrackedProductDetail:
         """Latest good state (every BSR entry), current listing, recent alerts, thresholds."""
         tracking, product = await self.own_tracking(user, tracking_id)
-        latest = await latest_state(self.products, self.cache, product.id)
+        latest = await latest_state(self.snapshots, self.cache, product.id)
         base = tracked_read(tracking, product, latest, self.data_source)
-        versions = await queries.listing_versions(self.uow.session, product.id, 1)
-        alerts = await AlertRepository(self.uow.session).recent_for_tracking(tracking.id, 10)
+        versions = await self.snapshots.listing_versions(product.id, 1)
+        recent = await self.alerts.recent_for_tracking(tracking.id, 10) if self.alerts else []
         return TrackedProductDetail(
             **base.model_dump(),
             thresholds=Thresholds.model_validate(tracking.thresholds or {}),
             listing=ListingRead.model_validate(dict(versions[0])) if versions else None,
-            recent_alerts=[
-                {
-                    "id": str(a.id),
-                    "rule": a.rule,
-                    "severity": a.severity,
-                    "message": a.message,
-                    "created_at": a.created_at.isoformat(),
-                    "read": a.read_at is not None,
-                }
-                for a in alerts
-            ],
+            recent_alerts=recent,
             last_crawled_at=product.last_crawled_at,
         )
 
     async def update(
-        self, user: User, tracking_id: uuid.UUID, data: TrackedProductUpdate
+        self, user: Seller, tracking_id: uuid.UUID, data: TrackedProductUpdate
     ) -> TrackedProductDetail:
         tracking, _ = await self.own_tracking(user, tracking_id)
         if data.alias is not None:
@@ -208,9 +333,9 @@ class ProductService:
         if data.tags is not None:
             tracking.tags = _tags(data.tags)
         if data.role is not None:
-            tracking.role = data.role.value
+            tracking.role = data.role
         if data.frequency is not None:
-            tracking.frequency = data.frequency.value
+            tracking.frequency = data.frequency
         if data.thresholds is not None:
             tracking.thresholds = data.thresholds.model_dump(mode="json", exclude_defaults=True)
         await self.uow.session.flush()
@@ -218,7 +343,7 @@ class ProductService:
         return await self.get(user, tracking_id)
 
     async def set_active(
-        self, user: User, tracking_id: uuid.UUID, active: bool
+        self, user: Seller, tracking_id: uuid.UUID, active: bool
     ) -> TrackedProductDetail:
         """Stop tracking (history is kept) or resume it (within the plan's quota)."""
         tracking, _ = await self.own_tracking(user, tracking_id)
@@ -229,7 +354,7 @@ class ProductService:
         await self._lists_changed(user)
         return await self.get(user, tracking_id)
 
-    async def _lists_changed(self, user: User) -> None:
+    async def _lists_changed(self, user: Seller) -> None:
         # After the commit: a list read before it must not be cached under the new version.
         key = list_version_key(user.id)
 
@@ -239,30 +364,10 @@ class ProductService:
         self.uow.after_commit.append(bump)
 
     async def list_tracked(
-        self,
-        user: User,
-        *,
-        tag: str | None = None,
-        role: str | None = None,
-        active: bool | None = None,
-        crawl_status: str | None = None,
-        q: str | None = None,
-        sort: str = "created_at",
-        descending: bool = True,
-        limit: int = 50,
-        offset: int = 0,
+        self, user: Seller, filters: TrackedProductFilter
     ) -> tuple[list[TrackedProductRow], int]:
-        params = [
-            tag,
-            role,
-            active,
-            crawl_status,
-            q,
-            sort,
-            descending,
-            min(limit, MAX_PAGE_SIZE),
-            offset,
-        ]
+        """One page of the seller's list and its total: ``(items, total)``."""
+        params = filters.model_dump(mode="json")
         version = await self.cache.version(list_version_key(user.id))
         key = None
         if version is not None:
@@ -273,71 +378,29 @@ class ProductService:
                 return [TrackedProductRow.model_validate(r) for r in cached["rows"]], cached[
                     "total"
                 ]
-        result = await self._list_from_db(
-            user, tag, role, active, crawl_status, q, sort, descending, limit, offset
-        )
-        if key is not None:
-            await self.cache.set(
-                key, {"rows": [r.model_dump(mode="json") for r in result[0]], "total": result[1]}
-            )
-        return result
-
-    async def _list_from_db(
-        self,
-        user: User,
-        tag: str | None,
-        role: str | None,
-        active: bool | None,
-        crawl_status: str | None,
-        q: str | None,
-        sort: str,
-        descending: bool,
-        limit: int,
-        offset: int,
-    ) -> tuple[list[TrackedProductRow], int]:
-        rows, total = await queries.list_tracked(
-            self.uow.session,
+        rows, total = await self.trackings.list_for_user(
             user.id,
             week_ago=datetime.now(UTC) - timedelta(days=7),
-            tag=tag,
-            role=role,
-            active=active,
-            crawl_status=crawl_status,
-            q=q,
-            sort=sort,
-            descending=descending,
-            limit=min(limit, MAX_PAGE_SIZE),
-            offset=offset,
+            tag=filters.tag,
+            role=filters.role,
+            active=filters.active,
+            crawl_status=filters.crawl_status,
+            q=filters.q,
+            sort=filters.sort,
+            descending=filters.order is SortOrder.DESC,
+            limit=filters.limit,
+            offset=filters.offset,
         )
-        return [
-            TrackedProductRow(
-                id=r["id"],
-                product_id=r["product_id"],
-                marketplace=r["marketplace"],
-                asin=r["asin"],
-                alias=r["alias"],
-                title=r["title"],
-                tags=list(r["tags"] or []),
-                role=r["role"],
-                frequency=r["frequency"],
-                is_active=r["is_active"],
-                currency=r["currency"],
-                price=r["price"],
-                buybox_price=r["buybox_price"],
-                in_stock=r["in_stock"],
-                rating=r["rating"],
-                review_count=r["review_count"],
-                main_bsr=BsrEntryRead(**r["bsr"][0]) if r["bsr"] else None,
-                price_change_7d_pct=r["price_change_7d"],
-                last_crawl_status=r["last_status"],
-                as_of=r["as_of"],
+        items = [_row(r) for r in rows]
+        if key is not None:
+            await self.cache.set(
+                key, {"rows": [r.model_dump(mode="json") for r in items], "total": total}
             )
-            for r in rows
-        ], total
+        return items, total
 
     async def history(
         self,
-        user: User,
+        user: Seller,
         tracking_id: uuid.UUID,
         metric: str,
         range_: str | None,
@@ -346,13 +409,13 @@ class ProductService:
     ) -> HistoryRead:
         """One metric of a tracked product over a named or custom range."""
         _, product = await self.own_tracking(user, tracking_id)
-        return await HistoryService(self.uow.session, self.cache).series(
+        return await HistoryService(self.snapshots, self.cache).series(
             product, metric, range_, start, end
         )
 
     async def history_csv(
         self,
-        user: User,
+        user: Seller,
         tracking_id: uuid.UUID,
         range_: str | None,
         start: datetime | None,
@@ -360,20 +423,366 @@ class ProductService:
     ) -> tuple[str, str]:
         """(file name, CSV text) of every good snapshot in the range."""
         _, product = await self.own_tracking(user, tracking_id)
-        body = await HistoryService(self.uow.session, self.cache).csv(product, range_, start, end)
+        body = await HistoryService(self.snapshots, self.cache).csv(product, range_, start, end)
         return f"{product.marketplace}-{product.asin}-history.csv", body
 
     async def listing_versions(
-        self, user: User, tracking_id: uuid.UUID, limit: int = 20
-    ) -> list[ListingVersionRead]:
-        """Listing versions, newest first, each with what changed against the one before."""
+        self, user: Seller, tracking_id: uuid.UUID, filters: ListingVersionFilter
+    ) -> tuple[list[ListingVersionRead], int]:
+        """One page of listing versions, newest first, each with what changed against the one
+        before, and their total: ``(items, total)``."""
         _, product = await self.own_tracking(user, tracking_id)
         rows = [
-            dict(r) for r in await queries.listing_versions(self.uow.session, product.id, limit)
+            dict(r)
+            for r in await self.snapshots.listing_versions(
+                product.id, filters.limit, filters.offset
+            )
         ]
-        return [
+        total = await self.snapshots.count_listing_versions(product.id)
+        items = [
             ListingVersionRead(
                 **row, changes=_diff(row, rows[i + 1] if i + 1 < len(rows) else None)
             )
-            for i, row in enumerate(rows[:limit])
+            for i, row in enumerate(rows[: filters.limit])
         ]
+        return items, total
+
+    async def refresh(
+        self, user: Seller, tracking_id: uuid.UUID, force: bool = False
+    ) -> RefreshAccepted:
+        """Crawl one tracked product now on the critical queue, within the plan's daily limit;
+        fresh data answers at once unless forced, a pending crawl is reused."""
+        tracking, product = await self.own_tracking(user, tracking_id)
+        if not tracking.is_active:
+            raise Conflict("Resume tracking before refreshing it", code="tracking_stopped")
+        if self.settings is None:
+            raise RuntimeError("ProductService needs settings to refresh")
+        service = RefreshService(self.uow, self.cache.redis, self.settings)
+        return await service.request(user, product, force)
+
+    # Read models -------------------------------------------------------------------------
+
+    async def refresh_read_models(self, run_id: uuid.UUID) -> dict[str, int]:
+        """After an ingest: write the run's latest states into the cache and invalidate the
+        affected sellers' lists, in a fixed number of statements."""
+        run = await self.runs.get(run_id)
+        if run is None:
+            raise ValueError(f"crawl run {run_id} does not exist")
+        written = 0
+        for snapshot in await self.snapshots.latest_good_many(run.product_ids):
+            await self.cache.set(state_key(snapshot.product_id), snapshot_json(snapshot))
+            written += 1
+        users = await self.trackings.user_ids_for_products(run.product_ids)
+        keys = [list_version_key(u) for u in users]
+        await self.cache.bump(*keys)
+        return {"states": written, "lists_invalidated": len(keys)}
+
+    # Operators --------------------------------------------------------------------------
+
+    async def crawl_costs(self, days: int, limit: int) -> CrawlCostSummary:
+        """Actor runs of the last ``days`` with their totals: what crawling costs."""
+        totals = await self.runs.totals_since(datetime.now(UTC) - timedelta(days=days))
+        return CrawlCostSummary(
+            runs=totals.runs,
+            asins=totals.asins,
+            items=totals.items,
+            failed=totals.failed,
+            missing=totals.missing,
+            cost_usd=totals.cost_usd,
+            runs_list=[CrawlRunRead.model_validate(r) for r in await self.runs.recent(limit)],
+        )
+
+    async def maintain_partitions(
+        self, months_ahead: int, retention_days: int
+    ) -> dict[str, list[str] | int]:
+        """Create snapshot partitions ahead and drop those past the retention window."""
+        manager = PartitionManager(self.uow.session)
+        report = await manager.ensure_ahead(datetime.now(UTC).date(), months_ahead)
+        dropped = await manager.drop_older_than(retention_days)
+        return {"created": report.created, "moved_rows": report.moved_rows, "dropped": dropped}
+
+    # The public API other modules use ----------------------------------------------------
+
+    async def crawl_changes(self, run_id: uuid.UUID) -> CrawlChanges:
+        """Each good snapshot of a crawl run beside the product's previous good state."""
+        run = await self.runs.get(run_id)
+        if run is None:
+            raise ValueError(f"crawl run {run_id} does not exist")
+        rows = await self.snapshots.state_pairs(run_id, run.captured_at)
+        return CrawlChanges(
+            run_id=run_id,
+            captured_at=run.captured_at,
+            changes=[
+                StateChange(
+                    product_id=row["product_id"], current=_state(row), previous=_state(row, "p_")
+                )
+                for row in rows
+            ],
+        )
+
+    async def active_trackings(self, product_ids: Sequence[int]) -> list[TrackingFacts]:
+        """Every active tracking of these products, with its validated thresholds."""
+        return [
+            TrackingFacts(
+                id=t.id,
+                user_id=t.user_id,
+                product_id=t.product_id,
+                role=TrackingRole(t.role),
+                tags=tuple(t.tags or ()),
+                thresholds=thresholds_of(t),
+            )
+            for t in await self.trackings.active_for_products(product_ids)
+        ]
+
+    async def own_prices_by_tag(self, user_ids: Sequence[uuid.UUID]) -> list[OwnPrice]:
+        """The latest known price of each seller's own products, once per tag."""
+        return [
+            OwnPrice(
+                user_id=row["user_id"],
+                tag=row["tag"],
+                label=row["alias"] or row["asin"],
+                price=row["price"],
+            )
+            for row in await self.trackings.own_prices_by_tag(user_ids)
+            if row["price"] is not None
+        ]
+
+    async def labels(self, product_ids: Iterable[int]) -> dict[int, ProductLabel]:
+        """Marketplace and ASIN of each product, by id."""
+        return {
+            pid: ProductLabel(pid, marketplace, asin)
+            for pid, marketplace, asin in await self.products.identities(list(product_ids))
+        }
+
+    # For modules that look at several products at once (competitor groups, optimization) --
+
+    def parse_reference(self, product: str, marketplace: str | None) -> tuple[str, str]:
+        """(marketplace, ASIN) of an ASIN or Amazon URL; a URL must match ``marketplace``."""
+        try:
+            ref = parse_product_reference(
+                product, Marketplace(marketplace) if marketplace else None
+            )
+        except (InvalidProductReference, ValueError) as exc:
+            raise InvalidInput(str(exc), field_errors=[FieldError("product", str(exc))]) from exc
+        if ref.marketplace is None:
+            raise InvalidInput(
+                "A marketplace is needed with a bare ASIN",
+                field_errors=[FieldError("marketplace", "required when product is an ASIN")],
+            )
+        return ref.marketplace.value, ref.asin
+
+    async def tracking_summary(self, user: Seller, tracking_id: uuid.UUID) -> TrackedProductRead:
+        """One of the seller's trackings; NotFound for another seller's or an unknown id."""
+        tracking, product = await self.own_tracking(user, tracking_id)
+        latest = await latest_state(self.snapshots, self.cache, product.id)
+        return tracked_read(tracking, product, latest, self.data_source)
+
+    async def find_tracking(
+        self, user: Seller, marketplace: str, asin: str
+    ) -> TrackedProductRead | None:
+        product = await self.products.find(marketplace, asin)
+        tracking = await self.trackings.get_for_user(user.id, product.id) if product else None
+        if tracking is None or product is None:
+            return None
+        return tracked_read(tracking, product, None, self.data_source)
+
+    async def ensure_quota(self, user: Seller, adding: int) -> None:
+        """Refuse, before anything is written, ``adding`` new trackings past the plan's quota
+        (403 with the limit, the count and what was asked)."""
+        if adding <= 0:
+            return
+        maximum, active = await self._quota(user)
+        if active + adding > maximum:
+            raise QuotaExceeded(
+                f"This needs {adding} more tracked product(s): your plan tracks at most "
+                f"{maximum} and {active} are tracked now",
+                code="tracking_quota_exceeded",
+                extra={"quota": {"limit": maximum, "tracked": active, "requested": adding}},
+            )
+
+    async def track_or_get(
+        self, user: Seller, marketplace: str, asin: str, role: TrackingRole
+    ) -> tuple[TrackedProductRead, bool]:
+        """The seller's tracking of (marketplace, ASIN), created in ``role`` when absent (within
+        the quota); a stopped tracking is resumed. Returns (tracking, created)."""
+        existing = await self.find_tracking(user, marketplace, asin)
+        if existing is not None:
+            if not existing.is_active:
+                await self.set_active(user, existing.id, True)
+            return existing, False
+        created = await self.track(
+            user,
+            TrackedProductCreate(product=asin, marketplace=Marketplace(marketplace), role=role),
+        )
+        return created, True
+
+    async def facts(
+        self, user: Seller, tracking_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, ProductFacts]:
+        """Latest good state, current listing and 30-day series of the seller's trackings (ids
+        of other sellers are absent from the answer)."""
+        return await self._facts(user.id, tracking_ids)
+
+    async def _facts(
+        self, user_id: uuid.UUID, tracking_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, ProductFacts]:
+        trackings = await self.bulk.trackings(user_id, tracking_ids)
+        pids = [r["product_id"] for r in trackings]
+        if not pids:
+            return {}
+        latest = {r["product_id"]: r for r in await self.bulk.latest_good(pids)}
+        listings = {r["product_id"]: r for r in await self.bulk.current_listings(pids)}
+        series: dict[int, list[FactPoint]] = {}
+        since = datetime.now(UTC) - timedelta(days=30)
+        for r in await self.bulk.series_since(pids, since):
+            series.setdefault(r["product_id"], []).append(
+                FactPoint(
+                    t=r["captured_at"],
+                    price=r["price"],
+                    rating=r["rating"],
+                    review_count=r["review_count"],
+                )
+            )
+        facts: dict[uuid.UUID, ProductFacts] = {}
+        for r in trackings:
+            pid = r["product_id"]
+            snap, listing = latest.get(pid), listings.get(pid)
+            facts[r["tracking_id"]] = ProductFacts(
+                tracked_product_id=r["tracking_id"],
+                product_id=pid,
+                marketplace=r["marketplace"],
+                asin=r["asin"],
+                alias=r["alias"],
+                role=r["role"],
+                is_active=r["is_active"],
+                last_status=r["last_status"],
+                last_good_at=r["last_good_at"],
+                last_crawled_at=r["last_crawled_at"],
+                crawl_pending=bool(r["crawl_pending"]),
+                latest=SnapshotRead.model_validate(
+                    {k: v for k, v in snap.items() if k != "product_id"}
+                )
+                if snap
+                else None,
+                listing=ListingRead.model_validate(
+                    {k: v for k, v in listing.items() if k != "product_id"}
+                )
+                if listing
+                else None,
+                series_30d=series.get(pid, []),
+            )
+        return facts
+
+    async def request_batch_refresh(
+        self, user: Seller, tracking_ids: list[uuid.UUID], settings: Settings, older_than_s: int
+    ) -> BatchRefreshResult:
+        """One batched crawl (on the refresh path) of those products whose last good data is
+        older than ``older_than_s``; products already being crawled are not asked twice."""
+        now = datetime.now(UTC)
+        rows = await self.bulk.trackings(user.id, tracking_ids)
+        cutoff = now - timedelta(seconds=older_than_s)
+        pending = sorted({r["product_id"] for r in rows if r["crawl_pending"]})
+        fresh = sorted(
+            {
+                r["product_id"]
+                for r in rows
+                if not r["crawl_pending"] and r["last_good_at"] and r["last_good_at"] >= cutoff
+            }
+        )
+        stale = sorted({r["product_id"] for r in rows} - set(pending) - set(fresh))
+        result = await CrawlPlanner(self.uow, settings).create_batches(
+            stale, now, trigger=CrawlTrigger.REFRESH
+        )
+        return BatchRefreshResult(
+            crawl_run_ids=result.runs,
+            queued_product_ids=stale,
+            already_pending_product_ids=pending,
+            fresh_product_ids=fresh,
+        )
+
+    async def product_facts(self, user_id: uuid.UUID, tracking_id: uuid.UUID) -> ProductFacts:
+        """Identity, current listing and latest good state of one of the seller's trackings."""
+        found = await self._facts(user_id, [tracking_id])
+        if tracking_id not in found:
+            raise NotFound("No such tracked product")
+        return found[tracking_id]
+
+    async def competitor_facts(
+        self,
+        user_id: uuid.UUID,
+        marketplace: str,
+        exclude_product_id: int,
+        limit: int = 10,
+        only: list[uuid.UUID] | None = None,
+    ) -> list[ProductFacts]:
+        """The seller's active competitor-role trackings in one marketplace (or just the
+        trackings in ``only``, e.g. a competitor group's members)."""
+        if only is not None:
+            ids = only[:limit]
+        else:
+            pairs = await self.trackings.list_active_with_role(
+                user_id, TrackingRole.COMPETITOR.value
+            )
+            ids = [
+                t.id
+                for t, p in pairs
+                if p.marketplace == marketplace and p.id != exclude_product_id
+            ][:limit]
+        found = await self._facts(user_id, ids)
+        return [found[i] for i in ids if i in found]
+
+    async def metric_rows(
+        self, user_id: uuid.UUID, tracking_id: uuid.UUID, start: datetime, end: datetime
+    ) -> list[dict[str, Any]]:
+        """Good snapshots of one of the seller's trackings in [start, end), oldest first, with
+        price, Buy Box, rating, reviews, stock and BSR: the raw material of daily series."""
+        tracking = await self.trackings.get_by_id_for_user(user_id, tracking_id)
+        if tracking is None:
+            raise NotFound("No such tracked product")
+        return [dict(r) for r in await self.bulk.metric_rows(tracking.product_id, start, end)]
+
+
+def _line(
+    number: int,
+    label: str | None,
+    result: BulkOutcome,
+    reason: str | None = None,
+    tracking_id: uuid.UUID | None = None,
+) -> BulkLineResult:
+    return BulkLineResult(
+        line=number, product=label, result=result, reason=reason, tracked_product_id=tracking_id
+    )
+
+
+def _row(r: Mapping[Any, Any]) -> TrackedProductRow:
+    return TrackedProductRow(
+        id=r["id"],
+        product_id=r["product_id"],
+        marketplace=r["marketplace"],
+        asin=r["asin"],
+        alias=r["alias"],
+        title=r["title"],
+        tags=list(r["tags"] or []),
+        role=r["role"],
+        frequency=r["frequency"],
+        is_active=r["is_active"],
+        currency=r["currency"],
+        price=r["price"],
+        buybox_price=r["buybox_price"],
+        in_stock=r["in_stock"],
+        rating=r["rating"],
+        review_count=r["review_count"],
+        main_bsr=BsrEntryRead(**r["bsr"][0]) if r["bsr"] else None,
+        price_change_7d_pct=r["price_change_7d"],
+        last_crawl_status=r["last_status"],
+        as_of=r["as_of"],
+    )
+
+
+__all__ = [
+    "HistoryMetric",
+    "HistoryRange",
+    "ProductService",
+    "RecentAlerts",
+    "thresholds_of",
+]

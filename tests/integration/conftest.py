@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import create_litestar, wrap_edge
 from services.core.settings import Settings
+from simulator.openai_sim import OpenAISimServer
 from tests.conftest import reset_state
 
 PASSWORD = "a-Strong-passw0rd"
@@ -34,7 +36,9 @@ def current_resources(client: httpx.AsyncClient) -> Any:
 
 
 @asynccontextmanager
-async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def app_client(
+    settings: Settings, base_url: str = "http://test"
+) -> AsyncIterator[httpx.AsyncClient]:
     """The gateway app with its lifespan running, behind an httpx client."""
     app = create_litestar(settings)
     started, stop = asyncio.Event(), asyncio.Event()
@@ -49,7 +53,7 @@ async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     await started.wait()
     transport = httpx.ASGITransport(app=wrap_edge(app, settings))  # type: ignore[arg-type]
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as http:
             _APPS[id(http)] = app
             yield http
             _APPS.pop(id(http), None)
@@ -80,3 +84,21 @@ def make_seller(client: httpx.AsyncClient) -> Callable[..., Awaitable[AuthHeader
         return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
     return make
+
+
+@pytest.fixture
+def openai_sim() -> Iterator[OpenAISimServer]:
+    """The bundled OpenAI stand-in on a free port (its request counter starts at zero)."""
+    with OpenAISimServer() as server:
+        yield server
+
+
+@pytest.fixture
+def llm_settings(settings: Settings, openai_sim: OpenAISimServer) -> Settings:
+    """Settings whose OpenAI layer points the real ``openai`` client at the stand-in."""
+    tuned = settings.model_copy(deep=True)
+    tuned.openai.api_key = SecretStr("sk-test-stand-in")
+    tuned.openai.base_url = openai_sim.url
+    tuned.openai.timeout_s = 5
+    tuned.openai.max_retries = 2
+    return tuned

@@ -59,7 +59,7 @@ def _is_transient(exc: ApifyClientError) -> bool:
     return True  # network errors, timeouts
 
 
-class ApifyGateway:
+class ApifyConnector:
     """Batch crawling through the real async Apify client; the token only ever in a header."""
 
     def __init__(self, settings: ApifySettings, base_url: str | None = None) -> None:
@@ -112,11 +112,15 @@ class ApifyGateway:
                 )
             except ApifyClientError as exc:
                 raise self._translate(exc, "list dataset items") from exc
-            if not page.items:
-                return
-            yield offset, page.items
-            offset += len(page.items)
-            if offset >= page.total:
+            if page.items:
+                yield offset, page.items
+            # Follow the API's own offset/total: with clean=true a page skips empty and hidden
+            # rows, so it can hold fewer items than rows it scanned (even none, mid-dataset);
+            # counting returned items would re-read rows and stop early.
+            requested = self.settings.page_size
+            scanned = min(page.limit, requested) if page.limit > 0 else requested
+            offset = page.offset + scanned
+            if offset >= page.total or page.total == 0:
                 return
 
     @staticmethod

@@ -18,9 +18,9 @@ from typing import Any
 
 from services.product.apify.item import BsrEntry
 
+_SPACES = re.compile(r"\s+")
 _INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060\ufeff]")
 _TAG = re.compile(r"<(?:br|/?p|/?li|/?div|/?h\d)\b[^>]*>|<[a-zA-Z/!][^>]*>", re.IGNORECASE)
-_SPACES = re.compile(r"\s+")
 
 # A money amount: thousands groups with one consistent separator and an optional decimal part
 # with the other mark, or plain digits with an optional decimal part.
@@ -63,10 +63,14 @@ def clean_text(value: Any, *, strip_tags: bool = False) -> str | None:
         if unescaped == text:
             break
         text = unescaped
-    if strip_tags:
+    if strip_tags and "<" in text:
         text = _TAG.sub(" ", text)
-    text = _SPACES.sub(" ", _INVISIBLE.sub("", text)).strip()
-    return text or None
+    # The invisible marks are all non-ASCII, and str.split() splits on exactly the characters
+    # \s matches: the same result as two regex passes at a fraction of the cost (the ingest
+    # benchmark found this function at ~40 % of parsing).
+    if not text.isascii():
+        text = _INVISIBLE.sub("", text)
+    return " ".join(text.split()) or None
 
 
 def clean_texts(values: Any, *, dedupe: bool = False) -> tuple[str, ...]:
@@ -170,7 +174,8 @@ def parse_count(value: Any) -> int | None:
 
 # --- Best Sellers Rank ---------------------------------------------------------------------------
 
-_BSR_MARK = r"(?:#|\b(?:Nr|No|N[º°o]|n)\.?\s*|\bn[º°]\s*)"
+# "#12", "Nr. 12", "No. 12", "Nº 12", "n° 12", "n. 12" (Italian), "n.º 12" (Spanish).
+_BSR_MARK = r"(?:#|\b(?:Nr|No|N[º°o]|n)\.?\s*(?:[º°ª]\.?\s*)?|\bn[º°]\s*)"
 _BSR_RANK = r"\d{1,3}(?:[,. ]\d{3})+(?!\d)|\d+"
 _BSR_JOIN = r"(?:\s*位\s*|\s+(?:in|en)\s+)"
 _BSR_ENTRY = re.compile(
@@ -188,7 +193,7 @@ def parse_bsr(value: Any) -> tuple[BsrEntry, ...]:
     text = clean_text(value, strip_tags=True)
     if text is None:
         return ()
-    text = _BSR_TOP_LIST.sub(" ", text)
+    text = _SPACES.sub(" ", _BSR_TOP_LIST.sub(" ", text))
     entries: dict[tuple[int, str], BsrEntry] = {}
     for match in _BSR_ENTRY.finditer(text):
         rank = int(re.sub(r"\D", "", match.group("rank")))

@@ -137,7 +137,7 @@ async def test_channel_crud_and_validation(
         assert r.status_code == 201, r.text
         created = r.json()
         assert len(created["signing_secret"]) > 20
-        listed = (await client.get("/api/v1/channels", headers=auth)).json()
+        listed = (await client.get("/api/v1/channels", headers=auth)).json()["items"]
         assert "signing_secret" not in listed[0]
         url = f"/api/v1/channels/{created['id']}"
         r = await client.patch(
@@ -248,5 +248,32 @@ async def test_channels_of_another_seller_are_not_found(
     for method, url, body in calls:
         r = await client.request(method, url, headers=intruder, json=body)
         assert r.status_code == 404, (method, url)
-    assert (await client.get("/api/v1/channels", headers=intruder)).json() == []
+    assert (await client.get("/api/v1/channels", headers=intruder)).json()["items"] == []
     assert (await client.get(f"/api/v1/channels/{channel_id}", headers=owner)).status_code == 200
+
+
+async def test_channels_answer_a_capped_page(
+    client: httpx.AsyncClient, make_seller: MakeSeller
+) -> None:
+    seller = await make_seller()
+    for name in ("first", "second", "third"):
+        r = await client.post(
+            "/api/v1/channels",
+            headers=seller,
+            json={"name": name, "kind": "email", "target": f"{name}@example.com"},
+        )
+        assert r.status_code == 201, r.text
+    other = await make_seller()
+    await client.post(
+        "/api/v1/channels",
+        headers=other,
+        json={"name": "theirs", "kind": "email", "target": "t@example.com"},
+    )
+    r = await client.get("/api/v1/channels?limit=2&offset=1", headers=seller)
+    assert r.status_code == 200
+    page = r.json()
+    assert (page["total"], page["limit"], page["offset"]) == (3, 2, 1)
+    assert [c["name"] for c in page["items"]] == ["second", "third"]
+    r = await client.get("/api/v1/channels?limit=101", headers=seller)
+    assert r.status_code == 400
+    assert r.headers["content-type"].startswith("application/problem+json")

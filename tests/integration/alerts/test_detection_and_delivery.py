@@ -293,9 +293,9 @@ async def test_digest_channels_get_one_daily_message_instead(
     async with sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Delivery)) == 0
     async with new_uow() as uow:
-        assert await DigestPlanner(uow).plan(now + timedelta(hours=1)) == 1
+        assert await DigestPlanner(uow, alert_settings).plan(now + timedelta(hours=1)) == 1
     async with new_uow() as uow:  # the same day again: nothing new
-        assert await DigestPlanner(uow).plan(now + timedelta(hours=2)) == 0
+        assert await DigestPlanner(uow, alert_settings).plan(now + timedelta(hours=2)) == 0
     async with sessionmaker() as session:
         (digest,) = (await session.execute(select(Delivery))).scalars()
     await DeliveryRunner(new_uow, alert_settings.alerts).run(digest.id)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.core.jobs import create_arq_pool
 from services.core.settings import Settings
 from services.core.uow import UnitOfWork, unit_of_work
-from services.product.apify.client import ApifyGateway
+from services.product.apify.client import ApifyConnector
 from simulator.config import SimulatorConfig
 from simulator.server import SimulatorServer
 
@@ -40,8 +40,8 @@ def crawl_settings(settings: Settings, simulator: SimulatorServer) -> Settings:
 
 
 @pytest.fixture
-def gateway(crawl_settings: Settings) -> ApifyGateway:
-    return ApifyGateway(crawl_settings.apify)
+def gateway(crawl_settings: Settings) -> ApifyConnector:
+    return ApifyConnector(crawl_settings.apify)
 
 
 @pytest.fixture

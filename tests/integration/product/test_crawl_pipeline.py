@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.core.jobs import Queue, queue_key
 from services.core.settings import Settings
 from services.core.uow import UnitOfWork
-from services.product.apify.client import ApifyGateway
+from services.product.apify.client import ApifyConnector
 from services.product.crawl import CrawlBatchRunner, CrawlPlanner, crawl_job_id
 from services.product.models import CrawlRun, ListingVersion, Product, Snapshot
 from simulator.server import SimulatorServer
@@ -68,7 +68,7 @@ async def test_batch_crawl_writes_one_snapshot_per_product_and_is_idempotent(
     sessionmaker: async_sessionmaker[AsyncSession],
     new_uow: UowFactory,
     crawl_settings: Settings,
-    gateway: ApifyGateway,
+    gateway: ApifyConnector,
     simulator: SimulatorServer,
 ) -> None:
     product_ids = await seed_tracked(sessionmaker, count=45)
@@ -121,7 +121,7 @@ async def test_listing_versions_only_when_content_changes(
     sessionmaker: async_sessionmaker[AsyncSession],
     new_uow: UowFactory,
     crawl_settings: Settings,
-    gateway: ApifyGateway,
+    gateway: ApifyConnector,
     simulator: SimulatorServer,
 ) -> None:
     await seed_tracked(sessionmaker, count=30, frequency="hourly")
@@ -146,7 +146,7 @@ async def test_missing_asins_are_released_for_a_later_batch_then_given_up(
     sessionmaker: async_sessionmaker[AsyncSession],
     new_uow: UowFactory,
     crawl_settings: Settings,
-    gateway: ApifyGateway,
+    gateway: ApifyConnector,
     simulator: SimulatorServer,
 ) -> None:
     await seed_tracked(sessionmaker, count=20)
@@ -173,7 +173,7 @@ async def test_transient_api_faults_are_retried_by_the_client(
     sessionmaker: async_sessionmaker[AsyncSession],
     new_uow: UowFactory,
     crawl_settings: Settings,
-    gateway: ApifyGateway,
+    gateway: ApifyConnector,
     simulator: SimulatorServer,
 ) -> None:
     await seed_tracked(sessionmaker, count=30)
@@ -188,7 +188,7 @@ async def test_blocked_and_partial_items_are_stored_with_their_status(
     sessionmaker: async_sessionmaker[AsyncSession],
     new_uow: UowFactory,
     crawl_settings: Settings,
-    gateway: ApifyGateway,
+    gateway: ApifyConnector,
     simulator: SimulatorServer,
 ) -> None:
     await seed_tracked(sessionmaker, count=40)
@@ -221,7 +221,7 @@ async def test_operators_see_what_crawling_costs(
     sessionmaker: async_sessionmaker[AsyncSession],
     new_uow: UowFactory,
     crawl_settings: Settings,
-    gateway: ApifyGateway,
+    gateway: ApifyConnector,
     client: httpx.AsyncClient,
     make_seller: Callable[..., Awaitable[dict[str, str]]],
 ) -> None:
@@ -249,7 +249,7 @@ async def test_duplicate_items_keep_the_good_copy_and_never_move_state_twice(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     from services.product.apify.item import CrawlStatus
-    from services.product.ingest import write_page
+    from services.product.repository import SnapshotRepository
     from tests.factories import item, make_run
 
     (pid,) = await seed_tracked(sessionmaker, count=1)
@@ -257,11 +257,13 @@ async def test_duplicate_items_keep_the_good_copy_and_never_move_state_twice(
     run = await make_run(sessionmaker, [pid], now)
     blocked = item(status=CrawlStatus.BLOCKED, price=None)
     async with sessionmaker() as session, session.begin():
-        result = await write_page(session, run, now, [(pid, blocked), (pid, item())])
+        result = await SnapshotRepository(session).write_page(
+            run, now, [(pid, blocked), (pid, item())]
+        )
     assert result.ok == 1
     # The same product again on a later page of the same run: stored once, state untouched.
     async with sessionmaker() as session, session.begin():
-        await write_page(session, run, now, [(pid, blocked)])
+        await SnapshotRepository(session).write_page(run, now, [(pid, blocked)])
     async with sessionmaker() as session:
         product = await session.get(Product, pid)
         statuses = (await session.execute(select(Snapshot.status))).scalars().all()

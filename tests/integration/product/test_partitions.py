@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.product.partitions import PartitionManager, partition_name
+from services.product.repository.partitions import PartitionManager, partition_name
 
 pytestmark = pytest.mark.asyncio
 

@@ -13,8 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.core.jobs import Queue, create_arq_pool, queue_key
 from services.core.settings import Settings
 from services.core.uow import unit_of_work
-from services.maintenance import resend_owed_jobs
-from services.product.crawl import crawl_job_id
+from services.product.crawl import crawl_job_id, resend_owed_jobs
 from services.product.models import CrawlRun
 from tests.factories import seed_tracked
 

@@ -199,11 +199,26 @@ async def test_listing_versions_with_changes(
     auth, tracked = seller_with_history
     r = await client.get(f"/api/v1/products/{tracked['id']}/listing-versions", headers=auth)
     assert r.status_code == 200
-    versions = r.json()
+    versions = r.json()["items"]
     assert len(versions) == 2
     assert versions[0]["changes"]["title"] == {"old": "Earbuds", "new": "Earbuds v2"}
     assert versions[0]["changes"]["bullets"]["added"] == ["b"]
     assert versions[1]["changes"] == {}
+
+
+async def test_listing_versions_answer_a_capped_page(
+    client: httpx.AsyncClient, seller_with_history: tuple[AuthHeaders, dict[str, Any]]
+) -> None:
+    auth, tracked = seller_with_history
+    url = f"/api/v1/products/{tracked['id']}/listing-versions"
+    first = (await client.get(url, headers=auth, params={"limit": 1})).json()
+    assert (first["total"], first["limit"], first["offset"], len(first["items"])) == (2, 1, 0, 1)
+    # The newest version of a page is still diffed against the older one beyond the page.
+    assert first["items"][0]["changes"]["title"] == {"old": "Earbuds", "new": "Earbuds v2"}
+    second = (await client.get(url, headers=auth, params={"limit": 1, "offset": 1})).json()
+    assert [v["changes"] for v in second["items"]] == [{}]
+    r = await client.get(url, headers=auth, params={"limit": 101})
+    assert r.status_code == 400
 
 
 async def test_refresh_is_queued_deduplicated_fresh_and_limited(

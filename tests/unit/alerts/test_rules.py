@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from services.alerts.rules import State, detect, undercut
-from services.alerts.thresholds import Rule, Severity, Thresholds
+from services.core.thresholds import Rule, Severity, Thresholds
 
 BASE = State(
     price=Decimal("20.00"),

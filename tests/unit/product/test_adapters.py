@@ -188,11 +188,12 @@ def test_axesso_no_list_price(retail: Any) -> None:
     assert parsed(AXESSO, axesso_item(retailPrice=retail)).list_price is None
 
 
-def test_axesso_without_bsr() -> None:
+def test_axesso_without_bsr_is_partial() -> None:
+    """Detection compares OK snapshots only: a page without its BSR must not be one."""
     details = [d for d in axesso_item()["productDetails"] if d["name"] != "Best Sellers Rank"]
     item = parsed(AXESSO, axesso_item(productDetails=details))
     assert item.bsr == ()
-    assert item.status is CrawlStatus.OK
+    assert (item.status, item.error) == (CrawlStatus.PARTIAL, "missing bsr")
 
 
 def test_axesso_bsr_in_product_specification() -> None:
@@ -488,7 +489,7 @@ def test_junglee_missing_price_is_partial_and_no_ranks_is_empty() -> None:
     item = parsed(JUNGLEE, junglee_item(price=None, bestsellerRanks=[]))
     assert (item.status, item.error, item.price, item.bsr) == (
         CrawlStatus.PARTIAL,
-        "missing price",
+        "missing price and bsr",
         None,
         (),
     )

@@ -6,19 +6,22 @@ Fields read (see the real item in ``tests/fixtures/apify/``):
 - ``statusCode`` / ``statusMessage``: 404 or "NOT_FOUND"/"PRODUCT_NOT_FOUND" → not found;
   403/429/503 or a message about a captcha, robot check or block → blocked; any other non-2xx →
   error;
-- ``price`` (the Buy Box price, a number or money text), ``priceRange`` when there is no single
-  price (lowest bound), ``retailPrice`` (list price; 0 means none);
+- ``dealPrice`` when positive (the price a buyer pays now), else ``price`` (the Buy Box price, a
+  number or money text), else ``priceRange`` (lowest bound); ``retailPrice`` (list price; 0
+  means none);
 - ``soldBy`` (Buy Box seller), ``fulfilledBy`` (Amazon → FBA for a third-party seller), ``prime``;
 - ``warehouseAvailability`` (availability text → in stock);
 - ``productRating`` ("4.4 out of 5 stars") and ``countReview``, with the "Customer Reviews" entry
   of ``productDetails`` as fallback;
-- the "Best Sellers Rank" entry of ``productDetails`` (or ``productSpecification``), whose text
-  holds every category's rank;
+- the Best Sellers Rank entry of ``productDetails`` (or ``productSpecification``) under any
+  storefront's label ("Amazon Bestsellers Rank", "Amazon Bestseller-Rang", …): a text holding
+  every category's rank, or a structured ``[{rank, category}]`` list;
 - listing: ``title``, brand from ``aboutProduct`` "Brand" (else the ``manufacturer`` byline,
   "Visit the X Store" → X), ``features`` (bullets), ``productDescription``, ``imageUrlList``,
   ``videoeUrlList`` (the typo is the actor's), ``categoriesExtended`` names (category path).
 
-An item without price and title is partial, except that an unavailable product has no price.
+An item without title, price (unless unavailable) or BSR is partial: detection compares only OK
+pages, so a missing field must never stand in for a real value.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from services.product.apify.adapters.base import (
 from services.product.apify.item import BsrEntry, ListingContent, ParsedItem
 from services.product.apify.parsing import (
     Money,
+    bsr_entries,
     clean_text,
     clean_texts,
     parse_availability,
@@ -51,16 +55,27 @@ from services.product.apify.parsing import (
 )
 
 _BRAND_NAMES = ("brand", "brand name", "marke", "marque", "marca", "ブランド")
-_BSR_NAMES = (
-    "best sellers rank",
-    "best-sellers rank",
-    "amazon bestseller-rang",
-    "amazon bestseller rank",
-    "classement des meilleures ventes d'amazon",
-    "posizione nella classifica bestseller di amazon",
-    "clasificación en los más vendidos de amazon",
-    "amazon 売れ筋ランキング",
+# Compared as letters only (``_label_key``): "Best Sellers Rank", "Best-Sellers Rank",
+# "Amazon Bestsellers Rank", "Amazon Best Sellers Rank :" all read the same.
+_BSR_NAMES = frozenset(
+    {
+        "bestsellersrank",
+        "bestsellerrank",
+        "amazonbestsellersrank",
+        "amazonbestsellerrank",
+        "amazonbestsellerrang",
+        "bestsellerrang",
+        "classementdesmeilleuresventesdamazon",
+        "classementdesmeilleuresventes",
+        "posizionenellaclassificabestsellerdiamazon",
+        "posizionenellaclassificabestseller",
+        "clasificaciónenlosmásvendidosdeamazon",
+        "clasificaciónenlosmásvendidos",
+        "amazon売れ筋ランキング",
+        "売れ筋ランキング",
+    }
 )
+_NON_LETTERS = re.compile(r"[\W_]+")
 _REVIEW_NAMES = (
     "customer reviews",
     "kundenrezensionen",
@@ -98,8 +113,11 @@ class AxessoAdapter:
             return ParsedItem(asin, marketplace, failure, error=error or failure.value)
 
         currency = currency_of(marketplace)
-        shown = _positive(parse_money(item.get("price"), currency)) or _positive(
-            parse_money(item.get("priceRange"), currency)
+        # A deal price is what a buyer pays now; "price" may then still show the regular one.
+        shown = (
+            _positive(parse_money(item.get("dealPrice"), currency))
+            or _positive(parse_money(item.get("price"), currency))
+            or _positive(parse_money(item.get("priceRange"), currency))
         )
         retail = _positive(parse_money(item.get("retailPrice"), currency))
         price = shown.amount if shown else None
@@ -107,7 +125,8 @@ class AxessoAdapter:
         in_stock = parse_availability(availability)
         seller = clean_text(item.get("soldBy"))
         listing = _listing(item)
-        status, missing = content_status(listing.title, price, in_stock)
+        bsr = _bsr(item)
+        status, missing = content_status(listing.title, price, in_stock, bsr)
         return ParsedItem(
             asin=asin,
             marketplace=marketplace,
@@ -123,7 +142,7 @@ class AxessoAdapter:
             in_stock=in_stock,
             rating=_rating(item),
             review_count=_review_count(item),
-            bsr=_bsr(item),
+            bsr=bsr,
             listing=listing,
             error=missing,
         )
@@ -134,7 +153,17 @@ def _positive(money: Money | None) -> Money | None:
     return money if money is not None and money.amount > 0 else None
 
 
-def _named(item: Mapping[str, Any], keys: Sequence[str], names: Sequence[str]) -> Any:
+def _label_key(name: str) -> str:
+    return _NON_LETTERS.sub("", name.casefold())
+
+
+def _named(
+    item: Mapping[str, Any],
+    keys: Sequence[str],
+    names: Sequence[str] | frozenset[str],
+    *,
+    by_letters: bool = False,
+) -> Any:
     """The value of the first ``{name, value}`` entry called one of ``names``."""
     for key in keys:
         entries = item.get(key)
@@ -144,7 +173,10 @@ def _named(item: Mapping[str, Any], keys: Sequence[str], names: Sequence[str]) -
             if not isinstance(entry, Mapping):
                 continue
             name = clean_text(entry.get("name"))
-            if name is not None and name.rstrip(" :").casefold() in names:
+            if name is None:
+                continue
+            label = _label_key(name) if by_letters else name.rstrip(" :").casefold()
+            if label in names:
                 return entry.get("value")
     return None
 
@@ -166,8 +198,12 @@ def _review_count(item: Mapping[str, Any]) -> int | None:
 
 
 def _bsr(item: Mapping[str, Any]) -> tuple[BsrEntry, ...]:
-    value = _named(item, ("productDetails", "productSpecification"), _BSR_NAMES)
+    value = _named(item, ("productDetails", "productSpecification"), _BSR_NAMES, by_letters=True)
     if isinstance(value, list):
+        # Structured: [{rank, category}] (as junglee writes it), or a list of text lines.
+        pairs = [(v.get("rank"), v.get("category")) for v in value if isinstance(v, Mapping)]
+        if pairs:
+            return bsr_entries(pairs)
         value = " ".join(v for v in value if isinstance(v, str))
     return parse_bsr(value)
 

@@ -115,9 +115,13 @@ def failure_of(code: int | None, message: str | None) -> CrawlStatus | None:
 
 
 def content_status(
-    title: str | None, price: object | None, in_stock: bool | None
+    title: str | None, price: object | None, in_stock: bool | None, bsr: Sequence[object]
 ) -> tuple[CrawlStatus, str | None]:
-    """OK, or PARTIAL with what is missing, for a page that was read."""
+    """OK, or PARTIAL with what is missing, for a page that was read.
+
+    Every field a change rule compares must be there for OK: detection compares OK snapshots,
+    so an OK page without its BSR would stand in for the last real rank and hide a real move.
+    """
     missing = []
     if title is None:
         missing.append("title")
@@ -125,6 +129,8 @@ def content_status(
     # stay OK so that "out of stock" is seen by change detection.
     if price is None and in_stock is not False:
         missing.append("price")
+    if not bsr:
+        missing.append("bsr")
     if missing:
         return CrawlStatus.PARTIAL, "missing " + " and ".join(missing)
     return CrawlStatus.OK, None

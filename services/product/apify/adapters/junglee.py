@@ -8,7 +8,8 @@ No real item was at hand. The mapping follows the actor's README and published s
 - ``price`` / ``listPrice`` as ``{"value": number, "currency": "$"}``. The currency is usually the
   storefront's *symbol*, and "$" is shared by amazon.com and amazon.ca, so a bare "$" resolves to
   the marketplace's currency; an ISO code or an unambiguous symbol wins. Plain numbers and money
-  texts are accepted too;
+  texts are accepted too; ``dealPrice`` (what a buyer pays now) wins over ``price``; a range
+  (``priceRange``, ``{"min", "max"}`` or "10.99 - 15.99") gives its lowest bound;
 - ``inStock`` (bool), else ``inStockText`` read as availability text;
 - ``stars`` and ``reviewsCount`` (numbers, or texts such as "4.4 out of 5 stars");
 - ``bestsellerRanks`` ``[{rank, category}]`` in page order (main category first); a BSR text is
@@ -86,7 +87,12 @@ class JungleeAdapter:
             return ParsedItem(asin, marketplace, status, error=error)
 
         default = currency_of(marketplace)
-        shown = _money(item.get("price"), default)
+        # A deal price is what a buyer pays now; a range (variations) gives its lowest bound.
+        shown = (
+            _money(item.get("dealPrice"), default)
+            or _money(item.get("price"), default)
+            or _money(item.get("priceRange"), default)
+        )
         listed = _money(item.get("listPrice"), default)
         price = shown.amount if shown else None
         availability = clean_text(item.get("inStockText"))
@@ -94,7 +100,8 @@ class JungleeAdapter:
         if in_stock is None:
             in_stock = parse_availability(availability)
         seller = _seller(item)
-        status, missing = content_status(title, price, in_stock)
+        bsr = _bsr(item.get("bestsellerRanks"))
+        status, missing = content_status(title, price, in_stock, bsr)
         return ParsedItem(
             asin=asin,
             marketplace=marketplace,
@@ -112,7 +119,7 @@ class JungleeAdapter:
             in_stock=in_stock,
             rating=parse_rating(item.get("stars")),
             review_count=parse_count(item.get("reviewsCount")),
-            bsr=_bsr(item.get("bestsellerRanks")),
+            bsr=bsr,
             listing=_listing(item, title),
             error=missing,
         )
@@ -143,7 +150,12 @@ def _debug_message(debug: Any) -> str | None:
 def _money(value: Any, default: str | None) -> Money | None:
     symbol: Any = None
     if isinstance(value, Mapping):
-        value, symbol = value.get("value"), value.get("currency")
+        symbol = value.get("currency")
+        # {"value": 12.5} or, for a range, {"min": 10.99, "max": 15.99} / {"value": "10 - 15"}.
+        value = next(
+            (value.get(k) for k in ("value", "min", "from", "low") if value.get(k) is not None),
+            None,
+        )
     money = parse_money(value, default)
     if money is None or money.amount <= 0:
         return None

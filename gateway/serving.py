@@ -1,0 +1,48 @@
+"""How the gateway is served in production: one place for the server settings, so the gateway
+and the read-path benchmark's bare comparison app run under exactly the same ones.
+
+The choice (see bench/README.md, "Read path", for the numbers behind it): uvicorn with uvloop
+and httptools, ``SHELFWATCH_HTTP__WORKERS`` processes (default 1: on the 2-core machine kind the
+gateway shares its cores with PostgreSQL, Redis and the workers, and a second process measured
+no faster there), responses encoded by Litestar's msgspec encoder.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.types import ASGIApp
+
+from services.core.settings import HttpSettings
+
+
+def server_options(http: HttpSettings) -> dict[str, Any]:
+    return {
+        "workers": http.workers,
+        "loop": http.loop,
+        "http": http.parser,
+        "log_config": None,
+        "access_log": False,  # our middleware writes the access log, as JSON
+        "proxy_headers": False,  # X-Forwarded-For is read only from trusted proxies, by us
+        "server_header": False,
+    }
+
+
+def serve(target: str, host: str, port: int, http: HttpSettings) -> None:
+    """Serve the ASGI app factory at ``target`` ("module:function"): an import string, so that
+    several worker processes can each build their own app."""
+    import uvicorn
+
+    uvicorn.run(target, factory=True, host=host, port=port, **server_options(http))
+
+
+def create_served_app() -> ASGIApp:
+    """The factory each gateway process calls (a spawned worker process configures its own
+    logging: it does not inherit the parent's)."""
+    from gateway.app import create_app
+    from services.core.logging import configure_logging
+    from services.core.settings import get_settings
+
+    settings = get_settings()
+    configure_logging(settings.log_level, process="shelfwatch-gateway")
+    return create_app(settings)

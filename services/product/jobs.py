@@ -1,0 +1,20 @@
+"""The product module's job names: defined once, used by its services, tasks and schedules."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+
+
+class ProductJob(StrEnum):
+    PLAN_CRAWLS = "product.plan_crawls"
+    CRAWL_BATCH = "product.crawl_batch"
+    # The same batch crawl for a seller's on-demand refresh, served by the critical queue.
+    REFRESH_BATCH = "product.refresh_batch"
+    REFRESH_READ_MODELS = "product.refresh_read_models"
+    RESEND_OWED_JOBS = "product.resend_owed_jobs"
+    MAINTAIN_PARTITIONS = "product.maintain_partitions"
+
+
+def crawl_job_id(run_id: uuid.UUID, task: str = ProductJob.CRAWL_BATCH) -> str:
+    return f"{task}:{run_id}"

@@ -1,0 +1,144 @@
+"""Crawl runs: planning (which products are due), holding, recording and reporting runs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+
+from services.core.repository import Repository
+from services.product.models import CrawlRun, CrawlRunStatus
+
+# Products due for a crawl: tracked by someone, not fresh, not held by a batch, and past the
+# slot of their most frequent tracking. Daily and weekly slots fall at the configured hour plus a
+# per-product jitter, so a fleet of products does not hit Apify at the same second.
+_DUE_SQL = """
+WITH freq AS (
+    SELECT product_id,
+           min(CASE frequency WHEN 'hourly' THEN 1 WHEN 'daily' THEN 2 ELSE 3 END) AS f
+    FROM tracked_products
+    WHERE is_active
+    GROUP BY product_id
+), due AS (
+    SELECT p.id, p.marketplace,
+           CASE freq.f
+               WHEN 1 THEN CAST(:now AS timestamptz) - interval '1 hour' + interval '5 minutes'
+               ELSE date_trunc('day', CAST(:now AS timestamptz) - make_interval(
+                        hours => :daily_hour, secs => (p.id * 7919) % :jitter_s))
+                    + make_interval(hours => :daily_hour, secs => (p.id * 7919) % :jitter_s)
+                    - CASE freq.f WHEN 3 THEN interval '6 days' ELSE interval '0' END
+           END AS slot,
+           p.last_crawled_at
+    FROM products p JOIN freq ON freq.product_id = p.id
+    WHERE (p.last_good_at IS NULL OR p.last_good_at < CAST(:fresh_before AS timestamptz))
+      AND (p.crawl_pending_until IS NULL OR p.crawl_pending_until < CAST(:now AS timestamptz))
+)
+SELECT id FROM products
+WHERE id IN (SELECT id FROM due WHERE last_crawled_at IS NULL OR last_crawled_at < slot)
+ORDER BY marketplace, id
+LIMIT :limit
+FOR UPDATE SKIP LOCKED
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlTotals:
+    runs: int
+    asins: int
+    items: int
+    failed: int
+    missing: int
+    cost_usd: Decimal
+
+
+# A run still owes its job while it is queued or running.
+OPEN_STATUSES = (CrawlRunStatus.QUEUED, CrawlRunStatus.RUNNING)
+
+
+class CrawlRunRepository(Repository):
+    async def due_product_ids(
+        self,
+        now: datetime,
+        fresh_before: datetime,
+        daily_hour: int,
+        jitter_s: int,
+        limit: int,
+    ) -> list[int]:
+        """Lock and return the products due for a crawl (skipping rows another planner holds)."""
+        rows = await self.session.execute(
+            text(_DUE_SQL),
+            {
+                "now": now,
+                "fresh_before": fresh_before,
+                "daily_hour": daily_hour,
+                "jitter_s": max(1, jitter_s),
+                "limit": limit,
+            },
+        )
+        return [r[0] for r in rows]
+
+    async def hold(self, product_ids: Sequence[int], until: datetime) -> None:
+        # One array parameter, not one parameter per id: a cycle holds 100 000 products.
+        await self.session.execute(
+            text("UPDATE products SET crawl_pending_until = :until WHERE id = ANY(:ids)"),
+            {"until": until, "ids": list(product_ids)},
+        )
+
+    async def add_runs(self, runs: list[CrawlRun]) -> None:
+        await self._flush_new(*runs)
+
+    async def get(self, run_id: uuid.UUID, for_update: bool = False) -> CrawlRun | None:
+        stmt = select(CrawlRun).where(CrawlRun.id == run_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return await self._one_or_none(stmt)
+
+    async def update(self, run_id: uuid.UUID, **values: Any) -> None:
+        await self.session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(**values))
+
+    async def open_run_for_product(self, product_id: int) -> CrawlRun | None:
+        """The newest queued or running run whose batch holds this product."""
+        return await self._one_or_none(
+            select(CrawlRun)
+            .where(
+                CrawlRun.product_ids.contains([product_id]),
+                CrawlRun.status.in_(OPEN_STATUSES),
+            )
+            .order_by(CrawlRun.created_at.desc())
+            .limit(1)
+        )
+
+    async def open_before(self, cutoff: datetime, limit: int) -> list[tuple[uuid.UUID, str]]:
+        """(id, trigger) of queued or running runs created before ``cutoff``."""
+        rows = await self.session.execute(
+            select(CrawlRun.id, CrawlRun.trigger)
+            .where(CrawlRun.status.in_(OPEN_STATUSES), CrawlRun.created_at < cutoff)
+            .limit(limit)
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    async def recent(self, limit: int) -> list[CrawlRun]:
+        return await self._all(select(CrawlRun).order_by(CrawlRun.created_at.desc()).limit(limit))
+
+    async def totals_since(self, since: datetime) -> CrawlTotals:
+        """Sums over the runs created since ``since``."""
+        row = (
+            await self.session.execute(
+                select(
+                    func.count(),
+                    func.coalesce(func.sum(CrawlRun.asin_count), 0),
+                    func.coalesce(func.sum(CrawlRun.item_count), 0),
+                    func.coalesce(func.sum(CrawlRun.failed_count), 0),
+                    func.coalesce(func.sum(CrawlRun.missing_count), 0),
+                    func.coalesce(func.sum(CrawlRun.cost_usd), 0),
+                ).where(CrawlRun.created_at >= since)
+            )
+        ).one()
+        return CrawlTotals(
+            int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]), Decimal(row[5] or 0)
+        )

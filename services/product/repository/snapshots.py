@@ -1,0 +1,341 @@
+"""Snapshots and listing versions: the bulk, idempotent page writer and every read of them.
+
+Each page is one transaction: the snapshots go through COPY into a temporary table and from there
+into the partitioned table with ``ON CONFLICT DO NOTHING`` on (product, crawl run, captured_at),
+so a re-run of the same batch, even after a worker was killed mid-page, adds nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import RowMapping, select, text
+from sqlalchemy.dialects.postgresql import distinct_on
+
+from services.core.repository import Repository
+from services.product.apify.item import CrawlStatus, ListingContent, ParsedItem
+from services.product.models import Snapshot
+from services.product.repository.products import ProductRepository
+
+SNAPSHOT_COLUMNS = (
+    "product_id",
+    "crawl_run_id",
+    "captured_at",
+    "status",
+    "currency",
+    "price",
+    "list_price",
+    "buybox_price",
+    "buybox_seller",
+    "fulfillment",
+    "is_prime",
+    "availability",
+    "in_stock",
+    "rating",
+    "review_count",
+    "bsr",
+    "error",
+)
+LISTING_COLUMNS = (
+    "product_id",
+    "crawl_run_id",
+    "captured_at",
+    "content_hash",
+    "title",
+    "brand",
+    "bullets",
+    "description",
+    "images",
+    "video_count",
+    "category_path",
+)
+
+_PREPARE = (
+    "CREATE TEMP TABLE IF NOT EXISTS ingest_snapshots "
+    "(LIKE snapshots INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS ingest_listings "
+    "(LIKE listing_versions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+)
+
+_MOVE_SNAPSHOTS = f"""
+INSERT INTO snapshots ({", ".join(SNAPSHOT_COLUMNS)})
+SELECT {", ".join(SNAPSHOT_COLUMNS)} FROM ingest_snapshots
+ON CONFLICT DO NOTHING
+"""  # noqa: S608 - fixed column names
+
+# A new listing version only where the content hash differs from the product's latest one.
+_MOVE_LISTINGS = f"""
+INSERT INTO listing_versions ({", ".join(LISTING_COLUMNS)})
+SELECT {", ".join("n." + c for c in LISTING_COLUMNS)}
+FROM ingest_listings n
+LEFT JOIN LATERAL (
+    SELECT content_hash FROM listing_versions v
+    WHERE v.product_id = n.product_id AND v.captured_at <= n.captured_at
+    ORDER BY v.captured_at DESC, v.id DESC LIMIT 1
+) latest ON true
+WHERE latest.content_hash IS DISTINCT FROM n.content_hash
+ON CONFLICT (product_id, crawl_run_id) DO NOTHING
+"""  # noqa: S608 - fixed column names
+
+
+def listing_hash(listing: ListingContent) -> str:
+    """Stable hash of the listing content, the test for "did it change"."""
+    payload = json.dumps(
+        [
+            listing.title,
+            listing.brand,
+            list(listing.bullets),
+            listing.description,
+            list(listing.images),
+            listing.video_count,
+            list(listing.category_path),
+        ],
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class PageResult:
+    items: int
+    ok: int
+    failed: int
+    product_ids: frozenset[int]
+
+
+MAX_MONEY = Decimal("9999999999.99")  # numeric(12, 2)
+MAX_INT = 2**31 - 1
+
+
+def _money(value: Decimal | None) -> Decimal | None:
+    """Out-of-range money from a broken page is stored as unknown, never as a failed page."""
+    return value if value is None or Decimal(0) <= value <= MAX_MONEY else None
+
+
+def _count(value: int | None) -> int | None:
+    return value if value is None or 0 <= value <= MAX_INT else None
+
+
+def _snapshot_record(
+    product_id: int, run_id: uuid.UUID, captured_at: datetime, item: ParsedItem
+) -> tuple[Any, ...]:
+    return (
+        product_id,
+        run_id,
+        captured_at,
+        item.status.value,
+        item.currency,
+        _money(item.price),
+        _money(item.list_price),
+        _money(item.buybox_price),
+        item.buybox_seller[:200] if item.buybox_seller else None,
+        item.fulfillment.value if item.fulfillment else None,
+        item.is_prime,
+        item.availability[:200] if item.availability else None,
+        item.in_stock,
+        item.rating if item.rating is None or Decimal(0) <= item.rating <= 5 else None,
+        _count(item.review_count),
+        json.dumps([{"rank": b.rank, "category": b.category} for b in item.bsr]),
+        item.error,
+    )
+
+
+def _listing_record(
+    product_id: int, run_id: uuid.UUID, captured_at: datetime, listing: ListingContent
+) -> tuple[Any, ...]:
+    return (
+        product_id,
+        run_id,
+        captured_at,
+        listing_hash(listing),
+        listing.title,
+        listing.brand[:200] if listing.brand else None,
+        json.dumps(list(listing.bullets), ensure_ascii=False),
+        listing.description,
+        json.dumps(list(listing.images)),
+        _count(listing.video_count) or 0,
+        json.dumps(list(listing.category_path), ensure_ascii=False),
+    )
+
+
+class SnapshotRepository(Repository):
+    async def _driver_connection(self) -> Any:
+        connection = await self.session.connection()
+        raw = await connection.get_raw_connection()
+        return raw.driver_connection
+
+    async def write_page(
+        self,
+        run_id: uuid.UUID,
+        captured_at: datetime,
+        items: Sequence[tuple[int, ParsedItem]],
+    ) -> PageResult:
+        """Write one page of (product id, parsed item): snapshots, listing versions, product
+        state."""
+        by_product: dict[int, ParsedItem] = {}
+        for product_id, item in items:
+            # An actor may return one product twice: keep a good copy over a failed one.
+            kept = by_product.get(product_id)
+            if kept is None or (
+                kept.status is not CrawlStatus.OK and item.status is CrawlStatus.OK
+            ):
+                by_product[product_id] = item
+        snapshots = [
+            _snapshot_record(pid, run_id, captured_at, it) for pid, it in by_product.items()
+        ]
+        # Through the session first: that opens the transaction the COPY below must run in (the
+        # temporary tables empty themselves at each commit).
+        for statement in _PREPARE:
+            await self.session.execute(text(statement))
+        conn = await self._driver_connection()
+        await conn.copy_records_to_table(
+            "ingest_snapshots", records=snapshots, columns=list(SNAPSHOT_COLUMNS)
+        )
+        # Only what this call really inserted moves the product's state and listing on: a copy
+        # already stored by an earlier page or an earlier attempt changes nothing.
+        inserted = {row[0] for row in await conn.fetch(_MOVE_SNAPSHOTS + " RETURNING product_id")}
+        fresh = {pid: it for pid, it in by_product.items() if pid in inserted}
+        listings = [
+            _listing_record(pid, run_id, captured_at, it.listing)
+            for pid, it in fresh.items()
+            # Only good data versions the listing; a partial page must not look like a change.
+            if it.listing is not None and it.status is CrawlStatus.OK
+        ]
+        if listings:
+            await conn.copy_records_to_table(
+                "ingest_listings", records=listings, columns=list(LISTING_COLUMNS)
+            )
+            await conn.execute(_MOVE_LISTINGS)
+        await ProductRepository(self.session).record_crawled(
+            captured_at, {pid: it.status.value for pid, it in fresh.items()}
+        )
+        ok = sum(1 for it in by_product.values() if it.status is CrawlStatus.OK)
+        return PageResult(
+            items=len(by_product),
+            ok=ok,
+            failed=len(by_product) - ok,
+            product_ids=frozenset(by_product),
+        )
+
+    async def ingested_product_ids(
+        self, run_id: uuid.UUID, captured_at: datetime, product_ids: Sequence[int]
+    ) -> set[int]:
+        """Which of the batch's products already have their snapshot for this run."""
+        rows = await self._rows(
+            text(
+                "SELECT product_id FROM snapshots WHERE crawl_run_id = :run "
+                "AND captured_at = :captured AND product_id = ANY(:ids)"
+            ),
+            {"run": run_id, "captured": captured_at, "ids": list(product_ids)},
+        )
+        return {r["product_id"] for r in rows}
+
+    async def status_counts(
+        self, run_id: uuid.UUID, captured_at: datetime, product_ids: Sequence[int]
+    ) -> dict[str, int]:
+        """Snapshots of this run per crawl status."""
+        rows = await self._rows(
+            text(
+                "SELECT status, count(*) AS n FROM snapshots WHERE crawl_run_id = :run "
+                "AND captured_at = :captured AND product_id = ANY(:ids) GROUP BY status"
+            ),
+            {"run": run_id, "captured": captured_at, "ids": list(product_ids)},
+        )
+        return {r["status"]: int(r["n"]) for r in rows}
+
+    async def latest_good(self, product_id: int) -> Snapshot | None:
+        return await self._one_or_none(
+            select(Snapshot)
+            .where(Snapshot.product_id == product_id, Snapshot.status == CrawlStatus.OK)
+            .order_by(Snapshot.captured_at.desc())
+            .limit(1)
+        )
+
+    async def latest_good_many(self, product_ids: Sequence[int]) -> list[Snapshot]:
+        """The latest good snapshot of each product, in one statement."""
+        if not product_ids:
+            return []
+        return await self._all(
+            select(Snapshot)
+            .where(Snapshot.product_id.in_(list(product_ids)), Snapshot.status == CrawlStatus.OK)
+            .order_by(Snapshot.product_id, Snapshot.captured_at.desc())
+            .ext(distinct_on(Snapshot.product_id))
+        )
+
+    async def history_rows(
+        self, product_id: int, start: datetime, end: datetime
+    ) -> Sequence[RowMapping]:
+        return await self._rows(
+            text(_HISTORY_SQL), {"product_id": product_id, "start": start, "end": end}
+        )
+
+    async def listing_versions(
+        self, product_id: int, limit: int, offset: int = 0
+    ) -> Sequence[RowMapping]:
+        """The newest ``limit`` + 1 listing versions from ``offset`` (the extra one to diff the
+        last against)."""
+        return await self._rows(
+            text(
+                "SELECT id, captured_at, title, brand, bullets, description, images, "
+                "video_count, category_path FROM listing_versions WHERE product_id = :pid "
+                "ORDER BY captured_at DESC, id DESC LIMIT :limit OFFSET :offset"
+            ),
+            {"pid": product_id, "limit": limit + 1, "offset": offset},
+        )
+
+    async def count_listing_versions(self, product_id: int) -> int:
+        rows = await self._rows(
+            text("SELECT count(*) AS n FROM listing_versions WHERE product_id = :pid"),
+            {"pid": product_id},
+        )
+        return int(rows[0]["n"])
+
+    async def state_pairs(self, run_id: uuid.UUID, captured_at: datetime) -> Sequence[RowMapping]:
+        """Each good snapshot of a run beside the product's previous good one (``p_`` columns),
+        with the listing in force at each moment."""
+        return await self._rows(text(_PAIRS_SQL), {"run": run_id, "captured": captured_at})
+
+
+_HISTORY_SQL = """
+SELECT captured_at, price, buybox_price, rating, review_count, in_stock, bsr, currency
+FROM snapshots
+WHERE product_id = :product_id AND status = 'ok'
+  AND captured_at >= CAST(:start AS timestamptz) AND captured_at < CAST(:end AS timestamptz)
+ORDER BY captured_at
+"""
+
+_PAIRS_SQL = """
+SELECT s.product_id, s.captured_at,
+       s.price, s.buybox_price, s.buybox_seller, s.in_stock, s.rating, s.review_count, s.bsr,
+       s.currency,
+       prev.price AS p_price, prev.buybox_price AS p_buybox_price,
+       prev.buybox_seller AS p_buybox_seller, prev.in_stock AS p_in_stock,
+       prev.rating AS p_rating, prev.review_count AS p_review_count, prev.bsr AS p_bsr,
+       prev.currency AS p_currency, prev.captured_at AS p_captured_at,
+       lv.title, lv.bullets, lv.images,
+       plv.title AS p_title, plv.bullets AS p_bullets, plv.images AS p_images
+FROM snapshots s
+JOIN LATERAL (
+    SELECT * FROM snapshots p
+    WHERE p.product_id = s.product_id AND p.status = 'ok' AND p.captured_at < s.captured_at
+    ORDER BY p.captured_at DESC LIMIT 1
+) prev ON true
+LEFT JOIN LATERAL (
+    SELECT title, bullets, images FROM listing_versions v
+    WHERE v.product_id = s.product_id AND v.captured_at <= s.captured_at
+    ORDER BY v.captured_at DESC, v.id DESC LIMIT 1
+) lv ON true
+LEFT JOIN LATERAL (
+    SELECT title, bullets, images FROM listing_versions v
+    WHERE v.product_id = s.product_id AND v.captured_at <= prev.captured_at
+    ORDER BY v.captured_at DESC, v.id DESC LIMIT 1
+) plv ON true
+WHERE s.crawl_run_id = :run AND s.captured_at = :captured AND s.status = 'ok'
+"""

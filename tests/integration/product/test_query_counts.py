@@ -1,0 +1,124 @@
+"""Round trips of the three paths that used to be N+1: read-model refresh after an ingest, bulk
+track, and mark-read. The counts are printed (see docs/queries.md) and bounded, so a query per
+row creeping back in fails here."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.alerts.models import AlertEvent
+from services.auth.models import User
+from services.core.settings import Settings
+from services.core.uow import unit_of_work
+from services.product.cache import ReadCache
+from services.product.models import TrackedProduct
+from services.product.service import ProductService
+from tests.factories import item, make_run, seed_tracked
+
+pytestmark = pytest.mark.asyncio
+
+MakeSeller = Callable[..., Awaitable[dict[str, str]]]
+
+
+@contextmanager
+def counted() -> Iterator[list[str]]:
+    """Every statement any engine of this process sends while the block runs."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+
+async def test_read_model_refresh_is_a_fixed_number_of_queries(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, redis: Redis
+) -> None:
+    from services.product.repository import SnapshotRepository
+
+    pids = await seed_tracked(sessionmaker, count=200, sellers=3)
+    now = datetime.now(UTC)
+    run_id = await make_run(sessionmaker, pids, now)
+    async with sessionmaker() as session, session.begin():
+        await SnapshotRepository(session).write_page(
+            run_id, now, [(pid, item(asin=f"B{pid:09d}")) for pid in pids]
+        )
+    with counted() as statements:
+        async with unit_of_work(sessionmaker, None) as uow:
+            result = await ProductService(
+                uow, cache=ReadCache(redis, settings.cache.ttl_s)
+            ).refresh_read_models(run_id)
+    print(f"\nread-model refresh, 200 products / 3 sellers: {len(statements)} queries")
+    assert result == {"states": 200, "lists_invalidated": 3}
+    assert len(statements) <= 5
+
+
+async def test_bulk_track_is_a_fixed_number_of_queries(
+    client: httpx.AsyncClient, make_seller: MakeSeller
+) -> None:
+    auth = await make_seller()
+    lines = [{"product": f"B0QC{n:06d}", "marketplace": "US"} for n in range(20)]
+    with counted() as statements:
+        r = await client.post("/api/v1/products/bulk", headers=auth, json={"items": lines})
+    assert r.status_code == 200, r.text
+    assert r.json()["tracked"] == 20
+    print(f"\nbulk track, 20 lines: {len(statements)} queries")
+    assert len(statements) <= 20
+
+
+async def test_mark_read_is_a_fixed_number_of_queries(
+    client: httpx.AsyncClient,
+    make_seller: MakeSeller,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    auth = await make_seller("counted@example.com")
+    r = await client.post(
+        "/api/v1/products", headers=auth, json={"product": "B0QCOUNT01", "marketplace": "US"}
+    )
+    assert r.status_code == 201, r.text
+    now = datetime.now(UTC)
+    async with sessionmaker() as session, session.begin():
+        user_id = await session.scalar(select(User.id).where(User.email == "counted@example.com"))
+        tracking = await session.scalar(
+            select(TrackedProduct).where(TrackedProduct.user_id == user_id)
+        )
+        assert tracking is not None
+        run_id = await make_run(sessionmaker, [tracking.product_id], now)
+        ids = [uuid.uuid4() for _ in range(50)]
+        session.add_all(
+            AlertEvent(
+                id=event_id,
+                user_id=user_id,
+                tracked_product_id=tracking.id,
+                product_id=tracking.product_id,
+                rule="price_change",
+                fingerprint=str(n),
+                severity="warning",
+                message="changed",
+                crawl_run_id=run_id,
+                snapshot_captured_at=now,
+            )
+            for n, event_id in enumerate(ids)
+        )
+    with counted() as statements:
+        r = await client.post(
+            "/api/v1/alerts/read", headers=auth, json={"ids": [str(i) for i in ids]}
+        )
+    assert r.json() == {"marked": 50}
+    print(f"\nmark-read, 50 ids: {len(statements)} queries")
+    assert len(statements) <= 6
