@@ -32,10 +32,23 @@ def wait_for_port(port: int, timeout_s: float) -> None:
     """Block until something accepts connections on 127.0.0.1:port."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        if port_open(port):
             return
         time.sleep(0.05)
     raise RuntimeError(f"embedded server did not open port {port} in {timeout_s}s")
+
+
+def port_open(port: int) -> bool:
+    """Whether a server listens on 127.0.0.1:port.
+
+    A connect to a free port in the ephemeral range can pick that very port as its own source
+    port and "succeed" by connecting to itself (TCP simultaneous open); polled long enough,
+    that happens, so such a connection does not count."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), 0.2) as sock:
+            return bool(sock.getsockname()[1] != port)
+    except OSError:
+        return False
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.core.embedded import free_port
+from services.core.embedded import free_port, port_open
 from services.core.settings import Settings
 from tests.conftest import reset_state
 
@@ -36,6 +37,22 @@ class Stack:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
+
+    def wait_port(self, name: str, port: int, timeout_s: float = 90) -> None:
+        """Block until process `name` listens on port; fail at once, with its log, if it exits."""
+        deadline = time.monotonic() + timeout_s
+        process = self.processes[name]
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise AssertionError(
+                    f"{name} exited with {process.returncode}:\n{self.log(name)[-4000:]}"
+                )
+            if port_open(port):
+                return
+            time.sleep(0.05)
+        raise AssertionError(
+            f"{name} did not listen on {port} in {timeout_s}s:\n{self.log(name)[-4000:]}"
+        )
 
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text()

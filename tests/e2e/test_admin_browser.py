@@ -17,7 +17,7 @@ from playwright.async_api import Page, async_playwright
 from cli.admin import create_admin
 from scheduler.cron import schedule_entries
 from services.admin.queues import publish_schedule
-from services.core.embedded import free_port, wait_for_port
+from services.core.embedded import free_port
 from services.core.jobs import create_arq_pool
 from services.core.settings import Settings
 from tests.e2e.conftest import Stack
@@ -88,7 +88,7 @@ async def test_admin_pages_in_chromium(stack: Stack, settings: Settings) -> None
     }
     stack.start("gateway", "gateway", "--port", str(port), extra_env=page_env)
     stack.start("worker", "worker", extra_env=WORKER_ENV)
-    wait_for_port(port, 60)
+    stack.wait_port("gateway", port, 90)
 
     async with httpx.AsyncClient(base_url=base) as api:
         r = await api.post(

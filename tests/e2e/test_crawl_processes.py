@@ -13,7 +13,7 @@ from arq.connections import ArqRedis
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.core.embedded import free_port, wait_for_port
+from services.core.embedded import free_port
 from services.core.jobs import create_arq_pool
 from services.core.settings import Settings
 from services.core.uow import unit_of_work
@@ -41,8 +41,8 @@ async def test_tracking_then_the_scheduler_produces_snapshots(stack: Stack) -> N
     stack.start("sim", "apify-sim", "--port", stack.env["SHELFWATCH_SIM_PORT"])
     stack.start("gateway", "gateway", "--port", str(port))
     stack.start("worker", "worker")
-    wait_for_port(int(stack.env["SHELFWATCH_SIM_PORT"]), 30)
-    wait_for_port(port, 30)
+    stack.wait_port("sim", int(stack.env["SHELFWATCH_SIM_PORT"]), 60)
+    stack.wait_port("gateway", port, 90)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
         info = (await http.get("/api/v1/system")).json()
         assert info["data_source"] == "simulator"
@@ -88,7 +88,7 @@ async def test_sigkill_mid_batch_leaves_no_duplicate_and_no_gap(
     await seed_tracked(sessionmaker, count=total)
     sim_port = int(stack.env["SHELFWATCH_SIM_PORT"])
     stack.start("sim", "apify-sim", "--port", str(sim_port))
-    wait_for_port(sim_port, 30)
+    stack.wait_port("sim", sim_port, 60)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sim_port}") as sim:
         r = await sim.put("/_sim/config", json={"latency_ms": 150})
         assert r.status_code == 200, r.text

@@ -176,7 +176,7 @@ def test_caddy_routes_to_the_gateway_and_hides_internal_endpoints(
         str(gateway_port),
         extra_env={"SHELFWATCH_HTTP__ANONYMOUS_RATE_PER_MINUTE": "100000"},
     )
-    wait_for_port(gateway_port, 90)
+    stack.wait_port("gateway", gateway_port, 90)
     caddy = _start_caddy(
         tmp_path,
         site_port,
@@ -295,7 +295,7 @@ def test_rules_and_dashboards_use_only_names_the_running_processes_export(stack:
         "low",
         extra_env={"SHELFWATCH_QUEUE__METRICS_PORT": str(worker_metrics_port)},
     )
-    wait_for_port(gateway_port, 90)
+    stack.wait_port("gateway", gateway_port, 90)
     # One request, so the HTTP metrics exist (Litestar creates them on first use).
     assert httpx.get(f"http://127.0.0.1:{gateway_port}/api/v1/system").status_code == 200
     gateway = _scrape(gateway_port)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
-from services.core.embedded import free_port, wait_for_port
+from services.core.embedded import free_port
 from tests.e2e.conftest import Stack
 from tests.e2e.test_web_dashboard import (
     CHROMIUM,
@@ -95,8 +95,8 @@ def start_stack(stack: Stack) -> str:
     stack.start("sim", "apify-sim", "--port", stack.env["SHELFWATCH_SIM_PORT"])
     stack.start("gateway", "gateway", "--port", str(port))
     stack.start("worker", "worker")
-    wait_for_port(int(stack.env["SHELFWATCH_SIM_PORT"]), 60)
-    wait_for_port(port, 60)
+    stack.wait_port("sim", int(stack.env["SHELFWATCH_SIM_PORT"]), 60)
+    stack.wait_port("gateway", port, 90)
     return f"http://127.0.0.1:{port}"
 
 

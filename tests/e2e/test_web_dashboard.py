@@ -16,7 +16,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
-from services.core.embedded import free_port, wait_for_port
+from services.core.embedded import free_port
 from tests.e2e.conftest import ROOT, Stack
 from tests.integration.alerts.conftest import Receiver, receiver  # noqa: F401 (fixture)
 from tests.integration.conftest import PASSWORD
@@ -104,8 +104,8 @@ def start_stack(stack: Stack, with_worker: bool = True) -> str:
     if with_worker:
         stack.start("worker", "worker")
         stack.start("scheduler", "scheduler")
-    wait_for_port(int(stack.env["SHELFWATCH_SIM_PORT"]), 60)
-    wait_for_port(port, 60)
+    stack.wait_port("sim", int(stack.env["SHELFWATCH_SIM_PORT"]), 60)
+    stack.wait_port("gateway", port, 90)
     return f"http://127.0.0.1:{port}"
 
 
