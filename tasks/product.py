@@ -80,7 +80,7 @@ async def resend_owed_crawls(ctx: TaskContext) -> dict[str, Any]:
 async def resend_stalled_crawls(ctx: TaskContext) -> dict[str, Any]:
     """Queue again the crawl batches whose job stopped renewing its lease (a worker died)."""
     async with ctx.unit_of_work() as uow:
-        count = await resend_stalled_batches(uow, ctx.settings.crawl.lease_s)
+        count = await resend_stalled_batches(uow, ctx.settings)
     return {"resent": count}
 
 

@@ -560,25 +560,49 @@ async def resend_owed_jobs(uow: UnitOfWork, older_than: timedelta, limit: int = 
     return len(runs)
 
 
-async def resend_stalled_batches(uow: UnitOfWork, lease_s: int, limit: int = 1000) -> int:
-    """Send a new job for every open batch whose lease lapsed (its worker died or lost its
-    job), handing it the lease for ``lease_s`` to start.
+async def resend_stalled_batches(uow: UnitOfWork, settings: Settings, limit: int = 1000) -> int:
+    """Send a new job for every open batch whose lease lapsed (its worker died, or its job
+    failed or timed out), handing it the lease to start; returns how many were sent.
 
     Each new job's id is numbered by the batch's step counter, so no key an earlier attempt
-    left in Redis (its in-progress marker, its failed result) makes ARQ refuse it. Batches
-    that never had a lease are not this pass's business: their first job is still owed.
+    left in Redis (its in-progress marker, its failed result) makes ARQ refuse it. A batch
+    past its deadline, or re-sent ``queue.max_tries`` times already, is given up and its
+    products released instead. Batches that never had a lease are not this pass's business:
+    their first job is still owed.
     """
+    crawl = settings.crawl
     runs = CrawlRunRepository(uow.session)
-    stalled = await runs.lapsed_leases(limit)
-    for run_id, trigger, token in stalled:
+    now = datetime.now(UTC)
+    sent = 0
+    for run in await runs.lapsed_leases(limit):
+        # Read before any UPDATE below expires the loaded row.
+        run_id, token, resends, actor = run.id, run.lease_token, run.resends, run.actor
+        trigger, product_ids = run.trigger, list(run.product_ids)
         if token is None:
             continue
+        overdue = now - run.created_at > timedelta(seconds=crawl.batch_deadline_s)
+        if overdue or resends >= settings.queue.max_tries:
+            reason = "past its deadline" if overdue else f"re-sent {resends} times"
+            await runs.update(
+                run_id,
+                status=CrawlRunStatus.FAILED,
+                finished_at=now,
+                lease_token=None,
+                leased_until=None,
+                error=f"abandoned: no job finished it ({reason})",
+            )
+            await runs.hold(product_ids, now)
+            CRAWL_RUNS.labels(actor, CrawlRunStatus.FAILED.value).inc()
+            logger.error("stalled crawl batch given up", extra={"run_id": str(run_id)})
+            continue
         task, queue = batch_job(trigger)
-        next_job = await runs.hand_over(run_id, token, crawl_job_id(run_id, task), lease_s)
+        await runs.update(run_id, resends=resends + 1)
+        next_job = await runs.hand_over(run_id, token, crawl_job_id(run_id, task), crawl.lease_s)
         if next_job is not None:
             uow.jobs.enqueue(task, queue=queue, job_id=next_job, run_id=str(run_id))
+            sent += 1
             logger.warning(
                 "stalled crawl batch sent again",
                 extra={"run_id": str(run_id), "stale_job": token, "job": next_job},
             )
-    return len(stalled)
+    return sent

@@ -148,6 +148,9 @@ class CrawlRun(Base):
     leased_until: Mapped[datetime | None]
     # Jobs sent for this batch after the first (polls, re-sends): numbers their job ids.
     steps: Mapped[int] = mapped_column(server_default="0")
+    # Of those, the ones sent because the lease lapsed; bounded, so a batch whose job fails
+    # every time is given up instead of being sent again forever.
+    resends: Mapped[int] = mapped_column(server_default="0")
     item_count: Mapped[int] = mapped_column(server_default="0")
     ok_count: Mapped[int] = mapped_column(server_default="0")
     failed_count: Mapped[int] = mapped_column(server_default="0")

@@ -1,4 +1,4 @@
-"""crawl runs: start intent, lease and step counter
+"""crawl runs: start intent, lease, step and re-send counters
 
 Revision ID: 0008_crawl_lease
 Revises: 0007_admin
@@ -25,6 +25,9 @@ def upgrade() -> None:
     op.add_column(
         "crawl_runs", sa.Column("steps", sa.Integer(), server_default="0", nullable=False)
     )
+    op.add_column(
+        "crawl_runs", sa.Column("resends", sa.Integer(), server_default="0", nullable=False)
+    )
     op.create_index(
         "ix_crawl_runs_open_leased_until",
         "crawl_runs",
@@ -35,6 +38,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_crawl_runs_open_leased_until", table_name="crawl_runs")
+    op.drop_column("crawl_runs", "resends")
     op.drop_column("crawl_runs", "steps")
     op.drop_column("crawl_runs", "leased_until")
     op.drop_column("crawl_runs", "lease_token")

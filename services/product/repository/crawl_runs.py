@@ -154,17 +154,15 @@ class CrawlRunRepository(Repository):
         ).first()
         return None if row is None else str(row[0])
 
-    async def lapsed_leases(self, limit: int) -> list[tuple[uuid.UUID, str, str | None]]:
-        """Lock (skipping rows another pass holds) the open runs whose lease lapsed:
-        (id, trigger, lease token)."""
-        rows = await self.session.execute(
-            select(CrawlRun.id, CrawlRun.trigger, CrawlRun.lease_token)
+    async def lapsed_leases(self, limit: int) -> list[CrawlRun]:
+        """Lock (skipping rows another pass holds) the open runs whose lease lapsed."""
+        return await self._all(
+            select(CrawlRun)
             .where(CrawlRun.status.in_(OPEN_STATUSES), CrawlRun.leased_until < func.now())
             .order_by(CrawlRun.leased_until)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return [(r[0], r[1], r[2]) for r in rows]
 
     async def claimed_apify_run_ids(self, run_ids: Sequence[str]) -> set[str]:
         """Which of these Apify runs some crawl run already recorded."""

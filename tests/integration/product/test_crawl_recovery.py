@@ -209,15 +209,13 @@ async def test_a_lapsed_lease_is_sent_again_even_when_earlier_attempts_left_keys
         )
     await redis.set(in_progress_key_prefix + dead_job, b"1")
     await redis.set(result_key_prefix + dead_job, b"{}")
-    lease_s = crawl_settings.crawl.lease_s
-
     async with new_uow() as uow:
-        assert await resend_stalled_batches(uow, lease_s) == 1
+        assert await resend_stalled_batches(uow, crawl_settings) == 1
     # Then: a job with a fresh id is queued and holds the lease; a second pass sends nothing.
     queued = await redis.zrange(queue_key(Queue.DEFAULT), 0, -1)
     assert f"product.crawl_batch:{run_id}:1".encode() in queued
     async with new_uow() as uow:
-        assert await resend_stalled_batches(uow, lease_s) == 0
+        assert await resend_stalled_batches(uow, crawl_settings) == 0
     async with sessionmaker() as session:
         run = await session.get(CrawlRun, run_id)
         assert run is not None
@@ -242,4 +240,34 @@ async def test_a_batch_never_started_within_its_window_is_released(
     assert result.status == "failed"
     assert simulator.runs() == []
     async with new_uow() as uow:  # its products are due again at once
+        assert len((await CrawlPlanner(uow, crawl_settings).plan()).runs) == 1
+
+
+async def test_a_batch_whose_jobs_keep_dying_is_given_up_and_its_products_released(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    new_uow: UowFactory,
+    crawl_settings: Settings,
+    redis: Redis,
+) -> None:
+    await seed_tracked(sessionmaker, count=3)
+    run_id = await _plan_one(new_uow, crawl_settings)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            update(CrawlRun)
+            .where(CrawlRun.id == run_id)
+            .values(
+                status="running",
+                lease_token="some-job",
+                leased_until=datetime.now(UTC) - timedelta(seconds=1),
+                resends=crawl_settings.queue.max_tries,
+            )
+        )
+    async with new_uow() as uow:
+        assert await resend_stalled_batches(uow, crawl_settings) == 0
+    async with sessionmaker() as session:
+        run = await session.get(CrawlRun, run_id)
+        assert run is not None
+        assert run.status == "failed"
+        assert "abandoned" in (run.error or "")
+    async with new_uow() as uow:  # its products can be planned again
         assert len((await CrawlPlanner(uow, crawl_settings).plan()).runs) == 1
