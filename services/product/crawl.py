@@ -12,6 +12,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from services.core.errors import TransientError
 from services.core.jobs import Hook, Queue
 from services.core.metrics import (
     CRAWL_COST,
@@ -291,6 +292,14 @@ class CrawlBatchRunner:
         except LeaseLost:
             logger.warning("crawl batch lease lost", extra={"run_id": str(run_id), "job": token})
             return BatchResult(str(run_id), CrawlRunStatus.RUNNING.value, 0, 0, 0, 0, True)
+        except TransientError:
+            # The job is retried after a backoff: keep the batch for it meanwhile, so the
+            # stalled-batch pass does not send a second job for a batch that is not stalled.
+            keep_s = self.settings.queue.retry_max_delay_s + crawl.lease_s
+            with contextlib.suppress(Exception):
+                async with self.new_uow() as uow:
+                    await CrawlRunRepository(uow.session).renew(run_id, token, keep_s)
+            raise
 
         return await self._finish(
             run_id,

@@ -62,7 +62,7 @@ OPEN_STATUSES = (CrawlRunStatus.QUEUED, CrawlRunStatus.RUNNING)
 
 def _after(seconds: float) -> ColumnElement[datetime]:
     """The database's now() plus ``seconds``."""
-    return func.now() + func.make_interval(0, 0, 0, 0, 0, 0, seconds)
+    return func.now() + func.make_interval(0, 0, 0, 0, 0, 0, float(seconds))
 
 
 class CrawlRunRepository(Repository):
@@ -106,7 +106,7 @@ class CrawlRunRepository(Repository):
     async def update(self, run_id: uuid.UUID, **values: Any) -> None:
         await self.session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(**values))
 
-    async def claim(self, run_id: uuid.UUID, token: str, lease_s: int) -> bool:
+    async def claim(self, run_id: uuid.UUID, token: str, lease_s: float) -> bool:
         """Take (or keep) the batch's lease for job ``token``: free, already ours, or lapsed.
         The database's clock decides, so workers' clocks need not agree."""
         claimed = await self.session.execute(
@@ -125,7 +125,7 @@ class CrawlRunRepository(Repository):
         )
         return claimed.first() is not None
 
-    async def renew(self, run_id: uuid.UUID, token: str, lease_s: int) -> bool:
+    async def renew(self, run_id: uuid.UUID, token: str, lease_s: float) -> bool:
         """Extend the lease if ``token`` still holds it; False once another job took it."""
         renewed = await self.session.execute(
             update(CrawlRun)
