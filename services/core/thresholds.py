@@ -51,8 +51,10 @@ class Thresholds(BaseModel):
     min_price_delta: Decimal = Field(default=Decimal("0.50"), ge=0, le=10_000)
     # How far under the seller's own price a competitor must newly be, in percent of that price.
     undercut_pct: Decimal = Field(default=Decimal(3), ge=0, le=100)
-    # Subcategory ranks drift a few tens of percent from day to day on their own.
-    bsr_change_pct: Decimal = Field(default=Decimal(50), gt=0, le=1000)
+    # A subcategory rank move beyond this, and by at least min_bsr_delta places, is news (a
+    # rank change that a stock-out explains is not: rules.py). Sellers with drifting ranks
+    # raise it on the settings page.
+    bsr_change_pct: Decimal = Field(default=Decimal(30), gt=0, le=1000)
     min_bsr_delta: int = Field(default=10, ge=0, le=1_000_000)
     rating_drop: Decimal = Field(default=Decimal("0.3"), gt=0, le=5)
     # Review counts wobble by one or two as Amazon re-counts; a removal wave is several.

@@ -101,16 +101,16 @@ def test_buybox_seller_changed_without_a_name() -> None:
     assert rules(replace(BASE, buybox_seller="Rival")) == {Rule.BUYBOX_SELLER_CHANGED}
 
 
-def test_subcategory_bsr_change_over_fifty_percent_only() -> None:
+def test_subcategory_bsr_change_over_thirty_percent_only() -> None:
     worse = replace(
         BASE, bsr=[{"rank": 9000, "category": "Electronics"}, {"rank": 160, "category": "Earbuds"}]
     )
     events = [e for e in detect(BASE, worse, T, "own") if e.rule is Rule.BSR_CHANGE]
     assert len(events) == 1  # the main category's swing does not count
     assert events[0].new == {"category": "Earbuds", "rank": 160}
-    # A day's drift of 40 % is no news.
+    # A day's drift of 25 % is no news.
     drift = replace(
-        BASE, bsr=[{"rank": 5000, "category": "Electronics"}, {"rank": 140, "category": "Earbuds"}]
+        BASE, bsr=[{"rank": 5000, "category": "Electronics"}, {"rank": 125, "category": "Earbuds"}]
     )
     assert Rule.BSR_CHANGE not in rules(drift)
 
