@@ -344,12 +344,20 @@ async def resend_owed_jobs(uow: UnitOfWork, older_than: timedelta, limit: int = 
     """Queue again every queued/running crawl run older than ``older_than``.
 
     Jobs are sent to Redis right after their transaction commits; if Redis fails in that instant
-    the run exists without its job. Sending it again with the same deterministic job id is
-    harmless: ARQ refuses a second copy while one exists.
+    the run exists without its job, and a job that gave up (retries spent during an outage)
+    leaves its run open. Sending it again with the same deterministic job id is harmless: ARQ
+    refuses a second copy while one is queued or running, and an ended attempt's kept result
+    does not block it (the run is still open, so the work is owed).
     """
     cutoff = datetime.now(UTC) - older_than
     runs = await CrawlRunRepository(uow.session).open_before(cutoff, limit)
     for run_id, trigger in runs:
         task, queue = batch_job(trigger)
-        uow.jobs.enqueue(task, queue=queue, job_id=crawl_job_id(run_id, task), run_id=str(run_id))
+        uow.jobs.enqueue(
+            task,
+            queue=queue,
+            job_id=crawl_job_id(run_id, task),
+            rerun_finished=True,
+            run_id=str(run_id),
+        )
     return len(runs)
