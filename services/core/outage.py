@@ -87,7 +87,18 @@ def dependency_of(exc: BaseException) -> str:
             return "database"
         orig = getattr(current, "orig", None)
         current = orig if isinstance(orig, BaseException) else current.__cause__
-    return "unknown"
+    # A bare socket error (asyncpg lets a refused connect through unwrapped): the library
+    # whose code raised it names the server.
+    tb = exc.__traceback__
+    found = "unknown"
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module.startswith(("asyncpg", "sqlalchemy")):
+            found = "database"
+        elif module.startswith("redis"):
+            found = "redis"
+        tb = tb.tb_next
+    return found
 
 
 class OutageLog:

@@ -163,10 +163,14 @@ async def _mid_crawl(sessionmaker: async_sessionmaker[AsyncSession], stack: Stac
 
 
 async def _probe_until(
-    http: httpx.AsyncClient, auth: dict[str, str], probe: Probe, done: asyncio.Event
+    http: httpx.AsyncClient,
+    auth: dict[str, str],
+    probe: Probe,
+    done: asyncio.Event,
+    start: float | None = None,
 ) -> None:
-    """Call a database-backed route every 0.25 s until ``done`` is set."""
-    start = time.monotonic()
+    """Call a database-backed route every 0.25 s until ``done`` is set (times from ``start``)."""
+    start = time.monotonic() if start is None else start
     while not done.is_set():
         try:
             r = await http.get("/api/v1/products", headers=auth, timeout=10)
@@ -220,8 +224,10 @@ async def test_postgres_restart_mid_crawl_loses_nothing_and_answers_503(
         await _mid_crawl(private_sessionmaker, stack)
 
         probe, done = Probe(), asyncio.Event()
-        prober = asyncio.create_task(_probe_until(http, auth, probe, done))
+        start_at = time.monotonic()
+        prober = asyncio.create_task(_probe_until(http, auth, probe, done, start_at))
         await asyncio.sleep(0.6)
+        open_runs = (await _progress(private_sessionmaker))[1]
         stopped_at = time.monotonic()
         # A real restart, held down a few seconds so requests meet the outage.
         await asyncio.to_thread(private_postgres.restart, mode, 4.0)
@@ -235,13 +241,19 @@ async def test_postgres_restart_mid_crawl_loses_nothing_and_answers_503(
         await prober
 
     statuses = probe.statuses()
+    first_ok = next(
+        (at for at, status, _ in probe.replies if status == 200 and at > back_at - start_at), None
+    )
     logger.warning(
-        "postgres %s restart: statuses=%s down=%.1fs recovered %.2fs after start",
+        "postgres %s restart: open runs at stop=%d statuses=%s down=%.1fs "
+        "first 200 %.2fs after start",
         mode,
+        open_runs,
         dict(statuses),
         back_at - stopped_at,
-        (recovered_at or 0) - back_at,
+        (first_ok if first_ok is not None else -1) - (back_at - start_at),
     )
+    assert open_runs > 0  # the restart did cut the cycle
     assert recovered_at is not None, probe.replies[-5:]
     assert set(statuses) <= {200, 503}, probe.replies
     assert statuses[503] >= 3, statuses
@@ -251,6 +263,7 @@ async def test_postgres_restart_mid_crawl_loses_nothing_and_answers_503(
             assert int(headers["retry-after"]) > 0
 
     await _assert_cycle_complete(private_sessionmaker, product_ids, stack)
+    assert '"outcome": "retried"' in stack.log("worker")  # batches met the outage and resumed
     # Nobody had to restart the processes.
     for name in ("gateway", "worker", "scheduler"):
         assert stack.processes[name].poll() is None, stack.log(name)[-3000:]
@@ -281,7 +294,17 @@ async def test_redis_restart_mid_crawl_completes(
             prober = asyncio.create_task(_probe_until(http, auth, probe, done))
             await asyncio.sleep(0.6)
             redis.stop()  # SIGTERM: a clean shutdown (AOF flushed, or an RDB snapshot)
-            await asyncio.sleep(4.0)
+            await asyncio.sleep(1.0)
+            # What needs Redis itself says so with a 503, never a 500: sign-in (its throttle).
+            # The sign-in page needs no session yet, so it still renders.
+            during = [
+                await http.post(
+                    "/api/v1/auth/login",
+                    json={"email": "outage@example.com", "password": PASSWORD},
+                )
+            ]
+            page_during = await http.get("/login")
+            await asyncio.sleep(3.0)
             redis.start()
             await asyncio.sleep(2.0)
             done.set()
@@ -290,11 +313,19 @@ async def test_redis_restart_mid_crawl_completes(
         logger.warning("redis restart (aof=%s): statuses=%s", appendonly, dict(statuses))
         # Reads need only PostgreSQL: the cache, rate limiter and revocation list fail soft.
         assert set(statuses) == {200}, probe.replies
+        for r in during:
+            assert r.status_code == 503, (r.request.url, r.status_code, r.text)
+            assert r.headers["content-type"].startswith("application/problem+json")
+            assert int(r.headers["retry-after"]) > 0
+        assert page_during.status_code == 200
 
         await _assert_cycle_complete(sessionmaker, product_ids, stack)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            assert (await http.get("/login")).status_code == 200
         for name in ("gateway", "worker", "scheduler"):
             assert stack.processes[name].poll() is None, stack.log(name)[-3000:]
         assert "redis back; worker resumed" in stack.log("worker")
+        assert "Traceback" not in stack.log("gateway")
     finally:
         stack.stop_all()
         redis.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 
 import asyncpg
@@ -65,3 +66,14 @@ def test_other_errors_are_not(exc: BaseException) -> None:
 def test_an_outage_names_its_server() -> None:
     assert dependency_of(redis_errors.ConnectionError("down")) == "redis"
     assert dependency_of(_wrapped(asyncpg.exceptions.CannotConnectNowError("down"))) == "database"
+
+
+def test_a_bare_socket_error_is_named_by_the_library_that_raised_it() -> None:
+    async def connect() -> None:
+        # What asyncpg raises for a refused connect: an OSError, not one of its own errors.
+        await asyncpg.connect("postgresql://postgres@127.0.0.1:1/none", timeout=2)
+
+    with pytest.raises(OSError) as raised:
+        asyncio.run(connect())
+    assert is_transient(raised.value)
+    assert dependency_of(raised.value) == "database"
