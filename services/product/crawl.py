@@ -175,6 +175,12 @@ class CrawlBatchRunner:
             if run is None:
                 raise ValueError(f"crawl run {run_id} does not exist")
             if run.status in (CrawlRunStatus.SUCCEEDED, CrawlRunStatus.FAILED):
+                # A retry after the commit that ended the run: Redis may have refused the
+                # follow-up jobs right after it. Their ids are per run (and the followers safe to
+                # run twice), so asking again costs nothing when they did get through.
+                uow.jobs.announce(
+                    Hook.CRAWL_RUN_FINISHED, self.after_ingest, str(run_id), run_id=str(run_id)
+                )
                 return BatchResult(
                     str(run_id),
                     run.status,

@@ -320,6 +320,19 @@ async def test_redis_restart_mid_crawl_completes(
         assert page_during.status_code == 200
 
         await _assert_cycle_complete(sessionmaker, product_ids, stack)
+        # Each run's follow-up jobs ran, also for a run that ended while Redis was away.
+        async with sessionmaker() as session:
+            run_ids = (await session.execute(text("SELECT id FROM crawl_runs"))).scalars().all()
+
+        async def followed() -> bool:
+            log = stack.log("worker")
+            return all(
+                f'"product.refresh_read_models:{run_id}"' in log
+                and f'"alerts.detect_changes:{run_id}"' in log
+                for run_id in run_ids
+            )
+
+        await _until(followed, 30, "every run's follow-up jobs", stack)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             assert (await http.get("/login")).status_code == 200
         for name in ("gateway", "worker", "scheduler"):
