@@ -42,6 +42,8 @@ class Schedule:
     slot_s: int
     minute: set[int] | int | None = None
     hour: set[int] | int | None = None
+    # Only for sub-minute schedules; ARQ's default runs an entry at second 0.
+    second: set[int] | int | None = 0
     # Also enqueue once when the scheduler starts (deduplicated by the slot's job id).
     at_startup: bool = False
 
@@ -72,6 +74,13 @@ def schedules(settings: Settings) -> list[Schedule]:
             Queue.LOW,
             600,
             minute=set(range(3, 60, 10)),
+        ),
+        Schedule(
+            "resend-stalled-batches",
+            ProductJob.RESEND_STALLED_BATCHES,
+            Queue.CRITICAL,
+            settings.crawl.stalled_check_s,
+            second=set(range(0, 60, settings.crawl.stalled_check_s)),
         ),
         Schedule(
             "resend-owed-deliveries",
@@ -166,6 +175,7 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
             name=f"cron:{s.name}",
             minute=s.minute,
             hour=s.hour,
+            second=s.second,
             unique=True,
             run_at_startup=s.at_startup,
         )

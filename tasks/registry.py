@@ -14,6 +14,7 @@ ALL_TASKS: list[TaskDef] = [
     product.maintain_partitions,
     product.refresh_read_models,
     product.resend_owed_crawls,
+    product.resend_stalled_crawls,
     alerts.detect_changes,
     alerts.deliver,
     alerts.send_digests,

@@ -13,6 +13,7 @@ class ProductJob(StrEnum):
     REFRESH_BATCH = "product.refresh_batch"
     REFRESH_READ_MODELS = "product.refresh_read_models"
     RESEND_OWED_JOBS = "product.resend_owed_jobs"
+    RESEND_STALLED_BATCHES = "product.resend_stalled_batches"
     MAINTAIN_PARTITIONS = "product.maintain_partitions"
 
 
