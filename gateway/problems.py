@@ -24,8 +24,11 @@ from services.core.errors import (
     Throttled,
 )
 from services.core.logging import request_id_var
+from services.core.metrics import OUTAGE_RESPONSES
+from services.core.outage import RETRY_AFTER_S, OutageLog, dependency_of, is_transient
 
 logger = logging.getLogger("gateway.errors")
+outage_log = OutageLog(logger)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -147,6 +150,8 @@ _CLIENT_DATA_SQLSTATES = {"22021", "22P05", "54000"}
 
 
 def handle_database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[Any]:
+    if is_transient(exc):
+        return handle_outage(request, exc)
     orig = exc.orig
     state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     cause = getattr(orig, "__cause__", None)
@@ -168,7 +173,25 @@ def handle_undecodable_body(request: Request[Any, Any, Any], exc: Exception) -> 
     return problem_response(request, 400, "malformed_body", "The request body could not be read")
 
 
+def handle_outage(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """PostgreSQL or Redis away: 503 with Retry-After, logged once in a while without a
+    traceback. The engine's pool drops the dead connections (pre-ping), so the first request
+    after the server is back succeeds without restarting the gateway."""
+    dependency = dependency_of(exc)
+    OUTAGE_RESPONSES.labels(dependency).inc()
+    outage_log.seen("dependency unavailable; answering 503", exc, path=request.url.path)
+    return problem_response(
+        request,
+        503,
+        "service_unavailable",
+        "A server this request needs is briefly unavailable; retry shortly",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if is_transient(exc):
+        return handle_outage(request, exc)
     logger.exception("unhandled error", extra={"error_type": type(exc).__name__})
     return problem_response(
         request,

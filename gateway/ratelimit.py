@@ -31,9 +31,12 @@ from gateway.dependencies import resources
 from gateway.problems import PROBLEM_JSON, problem_body
 from services.auth.tokens import decode_access_token
 from services.core.errors import NotAuthenticated
+from services.core.outage import OutageLog
 from services.core.settings import Settings
 
 logger = logging.getLogger(__name__)
+# One line per stretch of outage, not a traceback per request.
+limiter_outage_log = OutageLog(logger, every_s=30.0)
 
 EXEMPT_PREFIXES = ("/health", "/metrics", "/schema", "/static")
 
@@ -100,8 +103,11 @@ class RateLimitMiddleware:
         try:
             allowed = await self.limiter.hit(item, identity)
             stats = await self.limiter.get_window_stats(item, identity)
-        except Exception:  # Redis trouble must not take the API down: fail open, loudly.
-            logger.warning("rate limiter unavailable; request not counted", exc_info=True)
+        except Exception as exc:
+            # Fails open: while Redis is away requests are served uncounted, for the length
+            # of the outage. Failing closed would turn a Redis restart into a full API outage,
+            # including for reads that PostgreSQL alone can answer.
+            limiter_outage_log.seen("rate limiter unavailable; request not counted", exc)
             await self.app(scope, receive, send)
             return
         reset_in = max(0, math.ceil(stats.reset_time - time.time()))

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from arq import Worker
 from arq.cron import CronJob, cron
 
 from services.admin.jobs import AdminJob
@@ -24,6 +23,7 @@ from services.alerts.jobs import AlertJob
 from services.auth.jobs import AuthJob
 from services.core.jobs import JobRequest, Queue, create_arq_pool, deserialize, send_job, serialize
 from services.core.settings import Settings
+from services.core.worker_loop import ResilientWorker
 from services.optimization.jobs import OptimizationJob
 from services.product.jobs import ProductJob
 
@@ -186,7 +186,8 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
 async def run_scheduler(settings: Settings) -> None:
     """Run the cron entries until SIGINT/SIGTERM."""
     redis = await create_arq_pool(settings)
-    worker = Worker(
+    # Keeps polling through Redis outages; a slot missed meanwhile is sent once Redis is back.
+    worker = ResilientWorker(
         functions=[],
         cron_jobs=cron_jobs(settings),
         queue_name=SCHEDULER_QUEUE,

@@ -11,7 +11,6 @@ import logging
 import signal
 from typing import Any
 
-from arq import Worker
 from arq.constants import result_key_prefix, retry_key_prefix
 from arq.jobs import deserialize_result
 
@@ -24,13 +23,15 @@ from services.admin.queues import (
 )
 from services.admin.service import DeadLetterService
 from services.core.jobs import Queue, deserialize
+from services.core.worker_loop import ResilientWorker
 
 logger = logging.getLogger("tasks.worker")
 
 
-class ShelfwatchWorker(Worker):
+class ShelfwatchWorker(ResilientWorker):
     """One queue's ARQ worker: stops picking jobs while its queue is paused, records running,
-    retrying and finished jobs, and archives permanent failures in PostgreSQL."""
+    retrying and finished jobs, archives permanent failures in PostgreSQL, and keeps polling
+    through Redis outages."""
 
     def __init__(self, *args: Any, queue: Queue, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -43,14 +44,14 @@ class ShelfwatchWorker(Worker):
         self.cancelled_by_shutdown.update(self.job_tasks)
         super().handle_sig(signum)
 
-    async def _poll_iteration(self) -> None:
+    async def before_poll(self) -> None:
         # Read on every poll (one EXISTS), so a pause takes effect within poll_delay and a
         # worker started while its queue is paused never takes a job.
         self.allow_pick_jobs = not await is_paused(self.pool, self.queue)
-        await super()._poll_iteration()
 
     async def run_job(self, job_id: str, score: int) -> None:
-        await record_started(self.pool, self.queue, job_id)
+        with contextlib.suppress(Exception):  # the dashboard's index must never stop a job
+            await record_started(self.pool, self.queue, job_id)
         try:
             await super().run_job(job_id, score)
         finally:

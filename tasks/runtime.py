@@ -16,10 +16,10 @@ from arq import Retry
 from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.core.errors import TransientError
 from services.core.jobs import META_KWARG, Hook, Queue
 from services.core.logging import bound
 from services.core.metrics import JOB_DURATION, JOB_RETRIES, JOBS
+from services.core.outage import is_transient
 from services.core.settings import Settings
 from services.core.uow import UnitOfWork, unit_of_work
 from services.llm import LlmService, OpenAIConnector
@@ -89,8 +89,9 @@ def task(
     timeout_s: int | Callable[[Settings], int] | None = None,
     after: Hook | None = None,
 ) -> Callable[[TaskFn], TaskDef]:
-    """Register a thin task: binds ids for its logs, counts it, turns transient errors into
-    retries with backoff. The wrapped function gets (TaskContext, **kwargs)."""
+    """Register a thin task: binds ids for its logs, counts it, turns transient errors (see
+    ``services.core.outage``) into retries with backoff. The wrapped function gets
+    (TaskContext, **kwargs)."""
 
     name = str(name)  # a module's job-name enum member, kept as its plain string
 
@@ -109,10 +110,16 @@ def task(
                     result = await fn(context, **kwargs)
                     outcome = "succeeded"
                     return result
-                except TransientError as exc:
+                except Exception as exc:
+                    if not is_transient(exc):
+                        logger.exception("job failed", extra=extra)
+                        raise
+                    # A server away (PostgreSQL, Redis, an upstream): says nothing about the
+                    # job's input, so it is retried with backoff rather than failed.
                     if job_try >= context.settings.queue.max_tries:
                         logger.error(
-                            "job gave up after retries", extra={**extra, "error": str(exc)}
+                            "job gave up after retries",
+                            extra={**extra, "error": str(exc), "error_type": type(exc).__name__},
                         )
                         raise
                     delay = retry_delay_s(
@@ -123,15 +130,18 @@ def task(
                     outcome = "retried"
                     JOB_RETRIES.labels(queue.value, name).inc()
                     logger.warning(
-                        "job will retry", extra={**extra, "error": str(exc), "retry_in_s": delay}
+                        "job will retry",
+                        extra={
+                            **extra,
+                            "error": str(exc)[:300],
+                            "error_type": type(exc).__name__,
+                            "retry_in_s": delay,
+                        },
                     )
                     raise Retry(defer=delay) from exc
                 except asyncio.CancelledError:
                     # A shutdown or an admin's abort: neither is the job failing.
                     outcome = "cancelled"
-                    raise
-                except Exception:
-                    logger.exception("job failed", extra=extra)
                     raise
                 finally:
                     duration = time.perf_counter() - started

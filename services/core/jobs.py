@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import job_key_prefix, result_key_prefix
 
 from services.core.logging import request_id_var
 from services.core.settings import Settings
@@ -88,6 +89,9 @@ class JobRequest:
     kwargs: dict[str, Any]
     job_id: str | None = None
     defer_by_s: float | None = None
+    # The caller knows the work is still owed (its row is open in PostgreSQL): a finished
+    # attempt's result kept under the same id must not refuse it.
+    rerun_finished: bool = False
 
 
 @dataclass
@@ -103,9 +107,10 @@ class JobBuffer:
         queue: Queue,
         job_id: str | None = None,
         defer_by_s: float | None = None,
+        rerun_finished: bool = False,
         **kwargs: Any,
     ) -> None:
-        self.pending.append(JobRequest(function, queue, kwargs, job_id, defer_by_s))
+        self.pending.append(JobRequest(function, queue, kwargs, job_id, defer_by_s, rerun_finished))
 
     def announce(
         self, hook: Hook, followers: Sequence[tuple[str, Queue]], key: str, **kwargs: Any
@@ -130,13 +135,28 @@ async def send_job(redis: ArqRedis, request: JobRequest) -> str | None:
     """Enqueue one job now, carrying the current request id for its logs."""
     kwargs = dict(request.kwargs)
     kwargs[META_KWARG] = {"request_id": request_id_var.get()}
-    job = await redis.enqueue_job(
-        request.function,
-        _job_id=request.job_id,
-        _queue_name=queue_key(request.queue),
-        _defer_by=request.defer_by_s,
-        **kwargs,
-    )
+
+    async def enqueue() -> Any:
+        return await redis.enqueue_job(
+            request.function,
+            _job_id=request.job_id,
+            _queue_name=queue_key(request.queue),
+            _defer_by=request.defer_by_s,
+            **kwargs,
+        )
+
+    job = await enqueue()
+    # ARQ refuses an id while the job exists *or* its result is kept (for the admin's view).
+    # A result with no job left means an earlier attempt ended (gave up during an outage, say)
+    # while the work is still owed: forget that result and send it again.
+    if (
+        job is None
+        and request.rerun_finished
+        and request.job_id is not None
+        and not await redis.exists(job_key_prefix + request.job_id)
+    ):
+        await redis.delete(result_key_prefix + request.job_id)
+        job = await enqueue()
     if job is None:
         logger.info(
             "job already queued",

@@ -16,6 +16,11 @@ JOB_DURATION = Histogram(
 JOB_RETRIES = Counter(
     "shelfwatch_job_retries_total", "Jobs deferred for a retry", ["queue", "function"]
 )
+OUTAGE_RESPONSES = Counter(
+    "shelfwatch_outage_responses_total",
+    "Requests answered 503 because PostgreSQL or Redis was away",
+    ["dependency"],
+)
 QUEUE_DEPTH = Gauge("shelfwatch_queue_depth_jobs", "Jobs waiting in a queue", ["queue"])
 QUEUE_OLDEST_WAIT = Gauge(
     "shelfwatch_queue_oldest_wait_seconds", "Age of the oldest job due in a queue", ["queue"]

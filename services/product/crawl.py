@@ -248,6 +248,12 @@ class CrawlBatchRunner:
             if run is None:
                 raise ValueError(f"crawl run {run_id} does not exist")
             if run.status in (CrawlRunStatus.SUCCEEDED, CrawlRunStatus.FAILED):
+                # A retry after the commit that ended the run: Redis may have refused the
+                # follow-up jobs right after it. Their ids are per run (and the followers safe to
+                # run twice), so asking again costs nothing when they did get through.
+                uow.jobs.announce(
+                    Hook.CRAWL_RUN_FINISHED, self.after_ingest, str(run_id), run_id=str(run_id)
+                )
                 return _done(run, skipped=True)
             if not await runs.claim(run_id, token, crawl.lease_s):
                 logger.info(
@@ -564,14 +570,22 @@ async def resend_owed_jobs(uow: UnitOfWork, older_than: timedelta, limit: int = 
     """Queue again every queued/running crawl run older than ``older_than``.
 
     Jobs are sent to Redis right after their transaction commits; if Redis fails in that instant
-    the run exists without its job. Sending it again with the same deterministic job id is
-    harmless: ARQ refuses a second copy while one exists.
+    the run exists without its job, and a job that gave up (retries spent during an outage)
+    leaves its run open. Sending it again with the same deterministic job id is harmless: ARQ
+    refuses a second copy while one is queued or running, and an ended attempt's kept result
+    does not block it (the run is still open, so the work is owed).
     """
     cutoff = datetime.now(UTC) - older_than
     runs = await CrawlRunRepository(uow.session).open_before(cutoff, limit)
     for run_id, trigger in runs:
         task, queue = batch_job(trigger)
-        uow.jobs.enqueue(task, queue=queue, job_id=crawl_job_id(run_id, task), run_id=str(run_id))
+        uow.jobs.enqueue(
+            task,
+            queue=queue,
+            job_id=crawl_job_id(run_id, task),
+            rerun_finished=True,
+            run_id=str(run_id),
+        )
     return len(runs)
 
 
