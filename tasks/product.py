@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from services.core.jobs import Hook, Queue
 from services.product.cache import ReadCache
-from services.product.crawl import CrawlBatchRunner, CrawlPlanner, resend_owed_jobs
+from services.product.crawl import CrawlBatchRunner, CrawlPlanner
 from services.product.jobs import ProductJob
 from services.product.service import ProductService
 from tasks.runtime import TaskContext, task
@@ -52,14 +51,6 @@ async def refresh_read_models(ctx: TaskContext, run_id: str) -> dict[str, Any]:
     async with ctx.unit_of_work() as uow:
         service = ProductService(uow, cache=ReadCache(ctx.redis, ctx.settings.cache.ttl_s))
         return await service.refresh_read_models(uuid.UUID(run_id))
-
-
-@task(ProductJob.RESEND_OWED_JOBS, Queue.LOW)
-async def resend_owed_crawls(ctx: TaskContext) -> dict[str, Any]:
-    """Queue again the crawl batches whose job never reached Redis."""
-    async with ctx.unit_of_work() as uow:
-        count = await resend_owed_jobs(uow, timedelta(minutes=15))
-    return {"resent": count}
 
 
 @task(ProductJob.MAINTAIN_PARTITIONS, Queue.LOW)

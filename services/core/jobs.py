@@ -1,4 +1,5 @@
-"""Queues, the JSON job serializer, and the buffer that sends jobs only after a commit."""
+"""Queues, the JSON job serializer, and the buffer of the jobs a unit of work asks for (written to
+the outbox with its commit, see services/core/outbox.py)."""
 
 from __future__ import annotations
 
@@ -92,7 +93,8 @@ class JobRequest:
 
 @dataclass
 class JobBuffer:
-    """Jobs asked for during a unit of work, sent by the edge once the commit succeeded."""
+    """Jobs asked for during a unit of work: written to the outbox in its transaction, relayed to
+    Redis once the commit succeeded."""
 
     pending: list[JobRequest] = field(default_factory=list)
 
@@ -117,17 +119,15 @@ class JobBuffer:
     def discard(self) -> None:
         self.pending.clear()
 
-    async def flush(self, redis: ArqRedis) -> list[str | None]:
-        """Send every pending job; returns each job id, or None where a same-id job exists."""
-        sent: list[str | None] = []
+    def take(self) -> list[JobRequest]:
+        """The pending jobs, leaving the buffer empty."""
         requests, self.pending = self.pending, []
-        for request in requests:
-            sent.append(await send_job(redis, request))
-        return sent
+        return requests
 
 
 async def send_job(redis: ArqRedis, request: JobRequest) -> str | None:
-    """Enqueue one job now, carrying the current request id for its logs."""
+    """Enqueue one job now, outside any transaction (the scheduler's cron entries), carrying
+    the current request id for its logs."""
     kwargs = dict(request.kwargs)
     kwargs[META_KWARG] = {"request_id": request_id_var.get()}
     job = await redis.enqueue_job(

@@ -36,7 +36,7 @@ from services.product.schemas import CrawlTrigger
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CrawlBatchRunner", "CrawlPlanner", "crawl_job_id", "resend_owed_jobs"]
+__all__ = ["CrawlBatchRunner", "CrawlPlanner", "crawl_job_id"]
 
 UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 # (job name, queue) of each job hung on a hook by the task layer.
@@ -338,18 +338,3 @@ class CrawlBatchRunner:
             )
             await snapshots.write_page(run_id, captured_at, [(pid, error) for pid in given_up])
         return given_up
-
-
-async def resend_owed_jobs(uow: UnitOfWork, older_than: timedelta, limit: int = 1000) -> int:
-    """Queue again every queued/running crawl run older than ``older_than``.
-
-    Jobs are sent to Redis right after their transaction commits; if Redis fails in that instant
-    the run exists without its job. Sending it again with the same deterministic job id is
-    harmless: ARQ refuses a second copy while one exists.
-    """
-    cutoff = datetime.now(UTC) - older_than
-    runs = await CrawlRunRepository(uow.session).open_before(cutoff, limit)
-    for run_id, trigger in runs:
-        task, queue = batch_job(trigger)
-        uow.jobs.enqueue(task, queue=queue, job_id=crawl_job_id(run_id, task), run_id=str(run_id))
-    return len(runs)

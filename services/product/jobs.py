@@ -12,7 +12,6 @@ class ProductJob(StrEnum):
     # The same batch crawl for a seller's on-demand refresh, served by the critical queue.
     REFRESH_BATCH = "product.refresh_batch"
     REFRESH_READ_MODELS = "product.refresh_read_models"
-    RESEND_OWED_JOBS = "product.resend_owed_jobs"
     MAINTAIN_PARTITIONS = "product.maintain_partitions"
 
 
