@@ -162,7 +162,7 @@ async def _run_queue_once(arq: ArqRedis, outcomes: list[str]) -> None:
         return outcome
 
     worker = Worker(
-        functions=[func(flaky, name=FLAKY)],  # type: ignore[arg-type]
+        functions=[func(flaky, name=FLAKY)],
         queue_name=queue_key(Queue.LOW),
         redis_pool=arq,
         burst=True,
