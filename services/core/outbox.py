@@ -118,12 +118,15 @@ async def _forget_failed_result(redis: ArqRedis, job_id: str) -> bool | None:
 async def send(redis: ArqRedis, row: OutboxJob) -> SendOutcome:
     """Enqueue one outbox row under its deterministic job id (see the module docstring)."""
     job_id = arq_job_id(row)
+    # A not-before already past is "now": ARQ counts a job's expiry from its score, so a stale
+    # one would give the job an expiry in the past.
+    defer_until = row.not_before if row.not_before and row.not_before > datetime.now(UTC) else None
     for _ in range(_SEND_ROUNDS):
         job = await redis.enqueue_job(
             row.function,
             _job_id=job_id,
             _queue_name=queue_key(Queue(row.queue)),
-            _defer_until=row.not_before,
+            _defer_until=defer_until,
             **row.kwargs,
         )
         if job is not None:

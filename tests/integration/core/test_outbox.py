@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from arq.jobs import Job
 from arq.worker import Worker, func
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.core.errors import Conflict
@@ -203,3 +204,20 @@ async def test_a_new_request_is_never_refused_because_of_an_earlier_failed_resul
     await ask()
     assert await redis.zcard(queue_key(Queue.LOW)) == 0
     assert await outbox_rows(sessionmaker) == []
+
+
+async def test_a_deferred_job_left_behind_past_its_time_is_sent_to_run_now(
+    sessionmaker: async_sessionmaker[AsyncSession], arq: ArqRedis, redis: Redis
+) -> None:
+    async with unit_of_work(sessionmaker, None) as uow:
+        uow.jobs.enqueue(PURGE, queue=Queue.LOW, job_id="overdue", defer_by_s=60)
+    async with sessionmaker() as session, session.begin():
+        # Left behind by a Redis outage of two days: its time came long ago.
+        await session.execute(
+            update(OutboxJob).values(not_before=datetime.now(UTC) - timedelta(days=2))
+        )
+    tick = await relay_due(sessionmaker, arq, older_than_s=0, batch=10)
+    assert (tick.sent, tick.backlog) == (1, 0)
+    score = await redis.zscore(queue_key(Queue.LOW), "overdue")
+    assert score is not None and abs(score / 1000 - datetime.now(UTC).timestamp()) < 60
+    assert await redis.pttl("arq:job:overdue") > 0  # alive, not expired on arrival
