@@ -197,7 +197,9 @@ async def relay_written(
         return 0
     try:
         async with sessionmaker() as session, session.begin():
-            rows = await OutboxRepository(session).claim(ids)
+            repo = OutboxRepository(session)
+            await repo.skip_flush_on_commit()
+            rows = await repo.claim(ids)
             return await _relay(session, redis, rows, RelayPath.COMMIT)
     except Exception:
         logger.warning("outbox relay after commit failed; the relay loop will send", exc_info=True)
@@ -220,9 +222,11 @@ async def relay_due(
     ones are their committer's to send), then refresh the backlog gauges."""
     cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
     async with sessionmaker() as session, session.begin():
-        rows = await OutboxRepository(session).claim_due(cutoff, batch)
+        repo = OutboxRepository(session)
+        await repo.skip_flush_on_commit()
+        rows = await repo.claim_due(cutoff, batch)
         sent = await _relay(session, redis, rows, RelayPath.LOOP) if rows else 0
-        count, oldest = await OutboxRepository(session).backlog()
+        count, oldest = await repo.backlog()
     OUTBOX_BACKLOG.set(count)
     OUTBOX_OLDEST_AGE.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0)
     if sent:
