@@ -84,8 +84,10 @@ async def _fetch_pages(
     adapter = adapter_for(actor)
     gateway = ApifyConnector(settings.apify, base_url=sim_url)
     urls = [product_url(Marketplace(m), asin) for _, m, asin in identities]
-    info = await gateway.start_run(actor, adapter.build_input(urls), max_items=len(urls) * 2)
-    info = await gateway.wait(info.run_id, 600)
+    info = await gateway.start_run(
+        actor, adapter.build_input(urls), max_items=len(urls) * 2, timeout_s=3600
+    )
+    info = await gateway.check(info.run_id, 60)
     pages: list[bytes] = []
     async with httpx.AsyncClient(base_url=sim_url, timeout=120) as client:
         offset = 0

@@ -48,6 +48,8 @@ class Schedule:
     slot_s: int
     minute: set[int] | int | None = None
     hour: set[int] | int | None = None
+    # Only for sub-minute schedules; ARQ's default runs an entry at second 0.
+    second: set[int] | int | None = 0
     # Also enqueue once when the scheduler starts (deduplicated by the slot's job id).
     at_startup: bool = False
 
@@ -71,6 +73,13 @@ def schedules(settings: Settings) -> list[Schedule]:
             minute=7,
             hour=2,
             at_startup=True,
+        ),
+        Schedule(
+            "resend-stalled-batches",
+            ProductJob.RESEND_STALLED_BATCHES,
+            Queue.CRITICAL,
+            settings.crawl.stalled_check_s,
+            second=set(range(0, 60, settings.crawl.stalled_check_s)),
         ),
         Schedule(
             "purge-tokens", AuthJob.PURGE_EXPIRED_TOKENS, Queue.LOW, 86_400, minute=17, hour=3
@@ -158,6 +167,7 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
             name=f"cron:{s.name}",
             minute=s.minute,
             hour=s.hour,
+            second=s.second,
             unique=True,
             run_at_startup=s.at_startup,
         )

@@ -5,6 +5,9 @@ Apify API (token required in ``Authorization: Bearer …``; answers wrapped as o
 
 * ``POST /v2/acts/{actor}/runs`` and ``POST /v2/actors/{actor}/runs`` — start a run
   (``maxItems``, ``maxTotalChargeUsd``, ``timeout``, ``memory``, ``build``, ``waitForFinish``);
+* ``GET /v2/acts/{actor}/runs`` — the actor's runs (``offset``, ``limit``, ``desc``, ``status``,
+  ``startedAfter``, ``startedBefore``), oldest first unless ``desc``;
+* ``GET /v2/key-value-stores/{store}/records/INPUT`` — a run's input, as it was posted;
 * ``GET /v2/actor-runs/{run}`` — the run, blocking up to ``waitForFinish`` seconds (max 60);
 * ``POST /v2/actor-runs/{run}/abort``;
 * ``GET /v2/datasets/{dataset}`` and ``GET /v2/actor-runs/{run}/dataset`` — the dataset object;
@@ -205,12 +208,72 @@ async def start_actor_run(request: AnyRequest, actor_ref: FromPath[str]) -> Resp
         memory_mbytes=min(32_768, max(128, _integer(request, "memory") or 1024)),
         build=request.query_params.get("build") or "latest",
     )
-    run = start_run(actor, urls, options, sim.config, len(body))
+    run = start_run(actor, urls, options, sim.config, len(body), input_body=body)
     sim.runs.add(run)
     wait = min(_number(request, "waitForFinish", 0.0) or 0.0, sim.config.max_wait_s)
     if wait:
         await _wait_for(run, wait)
     return _json({"data": run.to_api(datetime.now(UTC), starting=not wait)}, 201)
+
+
+def _moment(request: AnyRequest, name: str) -> datetime | None:
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, "invalid-parameter", f"Parameter '{name}' must be a date") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@get(["/v2/acts/{actor_ref:str}/runs", "/v2/actors/{actor_ref:str}/runs"])
+async def list_actor_runs(request: AnyRequest, actor_ref: FromPath[str]) -> Response[bytes]:
+    """The actor's runs, oldest first (``desc=1``: newest first), filtered like Apify's."""
+    actor = actor_for(actor_ref)
+    if actor is None:
+        raise ApiError(404, "record-not-found", "Actor was not found")
+    statuses = set(_names(request, "status"))
+    after, before = _moment(request, "startedAfter"), _moment(request, "startedBefore")
+    runs = [
+        run
+        for run in _sim(request).runs.all()
+        if run.actor is actor
+        and (after is None or run.started_at >= after)
+        and (before is None or run.started_at <= before)
+    ]
+    now = datetime.now(UTC)
+    if statuses:
+        runs = [run for run in runs if run.status(now) in statuses]
+    runs.sort(key=lambda run: run.started_at, reverse=_flag(request, "desc"))
+    offset = _integer(request, "offset") or 0
+    limit = min(_integer(request, "limit") or 1000, 1000)
+    page = runs[offset : offset + limit]
+    return _json(
+        {
+            "data": {
+                "total": len(runs),
+                "offset": offset,
+                "limit": limit,
+                "desc": _flag(request, "desc"),
+                "count": len(page),
+                "items": [run.list_item(now) for run in page],
+            }
+        }
+    )
+
+
+@get("/v2/key-value-stores/{store_id:str}/records/{key:str}")
+async def get_record(
+    request: AnyRequest, store_id: FromPath[str], key: FromPath[str]
+) -> Response[bytes]:
+    """A record of a run's default key-value store; the simulator keeps only its INPUT."""
+    run = _sim(request).runs.by_store(store_id)
+    if run is None:
+        raise ApiError(404, "record-not-found", "Key-value store was not found")
+    if key != "INPUT":
+        raise ApiError(404, "record-not-found", "Record was not found")
+    return Response(content=run.input_body, media_type=run.input_content_type)
 
 
 @get("/v2/actor-runs/{run_id:str}")
@@ -386,6 +449,8 @@ def create_app(config: SimulatorConfig | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             start_actor_run,
+            list_actor_runs,
+            get_record,
             get_actor_run,
             abort_actor_run,
             get_dataset,

@@ -18,6 +18,23 @@ from simulator.config import SimulatorConfig
 from simulator.faults import DataFaults, ItemFault, item_fault, run_fails
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED-OUT", "ABORTED"})
+# The fields of a run that Apify's run lists carry.
+_LIST_ITEM_KEYS = (
+    "id",
+    "actId",
+    "userId",
+    "actorTaskId",
+    "status",
+    "startedAt",
+    "finishedAt",
+    "buildId",
+    "buildNumber",
+    "meta",
+    "usageTotalUsd",
+    "defaultKeyValueStoreId",
+    "defaultDatasetId",
+    "defaultRequestQueueId",
+)
 USER_ID = "simulatedUser0001"
 _ID_ALPHABET = string.ascii_letters + string.digits
 
@@ -66,6 +83,13 @@ class Run:
     outcome: str
     status_message: str
     aborted_at: datetime | None = field(default=None)
+    # The input as posted: Apify keeps it as the INPUT record of the run's key-value store.
+    input_body: bytes = b""
+    input_content_type: str = "application/json; charset=utf-8"
+
+    @property
+    def key_value_store_id(self) -> str:
+        return f"kv{self.run_id[2:]}"
 
     def status(self, now: datetime) -> str:
         if self.aborted_at is not None:
@@ -152,12 +176,17 @@ class Run:
             "buildId": "simulatedBuild001",
             "buildNumber": "1.0.1",
             "exitCode": None if status == "RUNNING" else (0 if status == "SUCCEEDED" else 1),
-            "defaultKeyValueStoreId": f"kv{self.run_id[2:]}",
+            "defaultKeyValueStoreId": self.key_value_store_id,
             "defaultDatasetId": self.dataset_id,
             "defaultRequestQueueId": f"rq{self.run_id[2:]}",
             "usageTotalUsd": round(items * self.price_per_item_usd, 6),
             "chargedEventCounts": {"result": items},
         }
+
+    def list_item(self, now: datetime) -> dict[str, Any]:
+        """One run in a list of runs (GET /v2/acts/{actor}/runs): the run object's summary."""
+        full = self.to_api(now)
+        return {key: full[key] for key in _LIST_ITEM_KEYS}
 
     def summary(self, now: datetime) -> dict[str, Any]:
         """One line of GET /_sim/runs."""
@@ -183,6 +212,7 @@ def start_run(
     config: SimulatorConfig,
     input_bytes: int,
     now: datetime | None = None,
+    input_body: bytes = b"",
 ) -> Run:
     """A new run: decides now which URLs yield items, how many, and how the run ends."""
     now = now or datetime.now(UTC)
@@ -235,6 +265,7 @@ def start_run(
         finishes_at=now + timedelta(seconds=duration),
         outcome=outcome,
         status_message=message,
+        input_body=input_body,
     )
 
 
@@ -245,21 +276,28 @@ class RunStore:
         self.max_runs = max_runs
         self._runs: OrderedDict[str, Run] = OrderedDict()
         self._by_dataset: dict[str, str] = {}
+        self._by_store: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def add(self, run: Run) -> None:
         with self._lock:
             self._runs[run.run_id] = run
             self._by_dataset[run.dataset_id] = run.run_id
+            self._by_store[run.key_value_store_id] = run.run_id
             while len(self._runs) > self.max_runs:
                 _, oldest = self._runs.popitem(last=False)
                 self._by_dataset.pop(oldest.dataset_id, None)
+                self._by_store.pop(oldest.key_value_store_id, None)
 
     def get(self, run_id: str) -> Run | None:
         return self._runs.get(run_id)
 
     def by_dataset(self, dataset_id: str) -> Run | None:
         run_id = self._by_dataset.get(dataset_id)
+        return self._runs.get(run_id) if run_id else None
+
+    def by_store(self, store_id: str) -> Run | None:
+        run_id = self._by_store.get(store_id)
         return self._runs.get(run_id) if run_id else None
 
     def all(self) -> list[Run]:
@@ -270,3 +308,4 @@ class RunStore:
         with self._lock:
             self._runs.clear()
             self._by_dataset.clear()
+            self._by_store.clear()

@@ -6,8 +6,14 @@ import uuid
 from typing import Any
 
 from services.core.jobs import Hook, Queue
+from services.core.logging import job_id_var
+from services.core.settings import Settings
 from services.product.cache import ReadCache
-from services.product.crawl import CrawlBatchRunner, CrawlPlanner
+from services.product.crawl import (
+    CrawlBatchRunner,
+    CrawlPlanner,
+    resend_stalled_batches,
+)
 from services.product.jobs import ProductJob
 from services.product.service import ProductService
 from tasks.runtime import TaskContext, task
@@ -30,16 +36,21 @@ async def _crawl(ctx: TaskContext, run_id: str) -> dict[str, Any]:
         cache,
         after_ingest=ctx.followers(Hook.CRAWL_RUN_FINISHED),
     )
-    return (await runner.run(uuid.UUID(run_id))).as_dict()
+    # The job's own id (bound for its logs by the task layer) is its claim on the batch.
+    return (await runner.run(uuid.UUID(run_id), job_id_var.get())).as_dict()
 
 
-@task(ProductJob.CRAWL_BATCH, Queue.DEFAULT)
+def _crawl_timeout(settings: Settings) -> int:
+    return settings.crawl.job_timeout_s
+
+
+@task(ProductJob.CRAWL_BATCH, Queue.DEFAULT, timeout_s=_crawl_timeout)
 async def crawl_batch(ctx: TaskContext, run_id: str) -> dict[str, Any]:
     """Crawl one planned batch through Apify and ingest its snapshots."""
     return await _crawl(ctx, run_id)
 
 
-@task(ProductJob.REFRESH_BATCH, Queue.CRITICAL)
+@task(ProductJob.REFRESH_BATCH, Queue.CRITICAL, timeout_s=_crawl_timeout)
 async def refresh_batch(ctx: TaskContext, run_id: str) -> dict[str, Any]:
     """A seller-initiated refresh: the same batch crawl, on the critical queue."""
     return await _crawl(ctx, run_id)
@@ -51,6 +62,16 @@ async def refresh_read_models(ctx: TaskContext, run_id: str) -> dict[str, Any]:
     async with ctx.unit_of_work() as uow:
         service = ProductService(uow, cache=ReadCache(ctx.redis, ctx.settings.cache.ttl_s))
         return await service.refresh_read_models(uuid.UUID(run_id))
+
+
+# Milliseconds of work every few seconds: on the critical queue so it never waits behind
+# crawls or maintenance.
+@task(ProductJob.RESEND_STALLED_BATCHES, Queue.CRITICAL)
+async def resend_stalled_crawls(ctx: TaskContext) -> dict[str, Any]:
+    """Queue again the crawl batches whose job stopped renewing its lease (a worker died)."""
+    async with ctx.unit_of_work() as uow:
+        count = await resend_stalled_batches(uow, ctx.settings)
+    return {"resent": count}
 
 
 @task(ProductJob.MAINTAIN_PARTITIONS, Queue.LOW)

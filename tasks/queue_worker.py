@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 from typing import Any
 
 from arq import Worker
-from arq.constants import result_key_prefix
+from arq.constants import result_key_prefix, retry_key_prefix
 from arq.jobs import deserialize_result
 
 from services.admin import keys
@@ -34,6 +35,13 @@ class ShelfwatchWorker(Worker):
     def __init__(self, *args: Any, queue: Queue, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queue = queue
+        # Jobs this worker cancelled because it was shutting down (ARQ runs them again).
+        self.cancelled_by_shutdown: set[str] = set()
+
+    def handle_sig(self, signum: signal.Signals) -> None:
+        # close() comes through here: remember which running jobs the shutdown cancels.
+        self.cancelled_by_shutdown.update(self.job_tasks)
+        super().handle_sig(signum)
 
     async def _poll_iteration(self) -> None:
         # Read on every poll (one EXISTS), so a pause takes effect within poll_delay and a
@@ -62,6 +70,12 @@ class ShelfwatchWorker(Worker):
         success = True
         if finish and result_data is not None:
             success = await self._archive_failure(job_id, result_data)
+        if not finish and not incr_score and job_id in self.cancelled_by_shutdown:
+            # ARQ counted this run as a try when it started it; a shutdown is not the job's
+            # failure, so give the try back (a job restarted by deploys never runs out of tries).
+            with contextlib.suppress(Exception):
+                await self.pool.decr(retry_key_prefix + job_id)
+            logger.info("job cancelled by shutdown, try not counted", extra={"job": job_id})
         await super().finish_job(
             job_id,
             finish,

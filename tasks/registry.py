@@ -13,6 +13,7 @@ ALL_TASKS: list[TaskDef] = [
     product.refresh_batch,
     product.maintain_partitions,
     product.refresh_read_models,
+    product.resend_stalled_crawls,
     alerts.detect_changes,
     alerts.deliver,
     alerts.send_digests,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import random
@@ -71,13 +72,22 @@ class TaskDef:
     name: str
     queue: Queue
     fn: TaskFn
-    timeout_s: int | None = None
+    # Seconds, or derived from the settings when the worker is built (settings are never read
+    # at import time).
+    timeout_s: int | Callable[[Settings], int] | None = None
     # Enqueued (with the hook's arguments) each time this hook is announced.
     after: Hook | None = None
 
+    def timeout(self, settings: Settings) -> int | None:
+        """ARQ's timeout for this task under ``settings`` (None: the queue's default)."""
+        return self.timeout_s(settings) if callable(self.timeout_s) else self.timeout_s
+
 
 def task(
-    name: str, queue: Queue, timeout_s: int | None = None, after: Hook | None = None
+    name: str,
+    queue: Queue,
+    timeout_s: int | Callable[[Settings], int] | None = None,
+    after: Hook | None = None,
 ) -> Callable[[TaskFn], TaskDef]:
     """Register a thin task: binds ids for its logs, counts it, turns transient errors into
     retries with backoff. The wrapped function gets (TaskContext, **kwargs)."""
@@ -116,6 +126,10 @@ def task(
                         "job will retry", extra={**extra, "error": str(exc), "retry_in_s": delay}
                     )
                     raise Retry(defer=delay) from exc
+                except asyncio.CancelledError:
+                    # A shutdown or an admin's abort: neither is the job failing.
+                    outcome = "cancelled"
+                    raise
                 except Exception:
                     logger.exception("job failed", extra=extra)
                     raise

@@ -50,7 +50,7 @@ def build_worker(
 ) -> ShelfwatchWorker:
     settings = context.settings
     functions = [
-        func(t.fn, name=t.name, timeout=t.timeout_s)  # type: ignore[arg-type]
+        func(t.fn, name=t.name, timeout=t.timeout(settings))  # type: ignore[arg-type]
         for t in tasks
         if t.queue is queue
     ]

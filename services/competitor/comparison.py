@@ -16,6 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from services.core.stopwords import GLUE_WORDS
+
 # --- input --------------------------------------------------------------------------------------
 
 
@@ -347,83 +349,31 @@ def listing_completeness(member: MemberData) -> ListingCompleteness:
     )
 
 
-# Words that carry no claim on a listing.
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "for",
-        "from",
-        "has",
-        "have",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "our",
-        "the",
-        "their",
-        "this",
-        "to",
-        "with",
-        "without",
-        "your",
-        "you",
-        "we",
-        "will",
-        "can",
-        "all",
-        "any",
-        "more",
-        "most",
-        "up",
+# Words that carry no claim on a listing: glue words and the verbs around a claim.
+_STOPWORDS = GLUE_WORDS | frozenset(
+    {
+        "about",
+        "after",
+        "before",
+        "every",
+        "inside",
+        "keep",
+        "keeps",
+        "like",
+        "made",
+        "make",
+        "makes",
+        "other",
         "out",
-        "per",
-        "each",
-        "one",
-        "two",
-        "new",
+        "over",
+        "these",
+        "those",
+        "under",
         "use",
         "used",
         "using",
         "while",
-        "keep",
-        "keeps",
-        "made",
-        "make",
-        "makes",
-        "every",
-        "also",
-        "not",
-        "only",
-        "other",
-        "than",
-        "that",
-        "these",
-        "those",
-        "so",
-        "very",
-        "just",
-        "like",
-        "over",
-        "under",
-        "inside",
-        "after",
-        "before",
-        "about",
-        "set",
-        "pack",
-    ]
+    }
 )
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9+.-]*[a-z0-9+]|[a-z0-9]")
 

@@ -91,7 +91,6 @@ class ApifySettings(BaseModel):
     batch_size: int = Field(default=500, ge=1, le=5000)
     max_items_per_run: int = Field(default=5000, ge=1)
     max_charge_usd: float = Field(default=5.0, gt=0)
-    run_wait_s: int = Field(default=900, ge=1)
     page_size: int = Field(default=1000, ge=1, le=10_000)
     max_retries: int = Field(default=6, ge=0, le=20)
     request_timeout_s: int = Field(default=60, ge=1)
@@ -109,6 +108,42 @@ class CrawlScheduleSettings(BaseModel):
     plan_interval_minutes: int = Field(default=5, ge=1, le=60)
     retention_days: int = Field(default=400, ge=7)
     partitions_ahead_months: int = Field(default=3, ge=1, le=24)
+    # The longest a batch may take from planning to its last snapshot. The Apify run's own
+    # timeout, the ARQ timeout of a crawl job and the hold on the batch's products all derive
+    # from it (see the properties below), so they cannot disagree.
+    batch_deadline_s: int = Field(default=1800, ge=120, le=7 * 86_400)
+    # A running crawl job holds its batch by a lease it renews every third of this; a batch
+    # whose lease lapsed (its worker died) is sent again by the scheduler's stalled-batch pass.
+    lease_s: int = Field(default=15, ge=3, le=600)
+    # How often the scheduler looks for lapsed leases.
+    stalled_check_s: int = Field(default=10, ge=1, le=60)
+    # A crawl job asks Apify to wait this long for the run to end (Apify caps it at 60 s) ...
+    poll_wait_s: int = Field(default=5, ge=0, le=60)
+    # ... and, if it is still running, frees its worker slot and comes back this much later.
+    poll_interval_s: int = Field(default=15, ge=1, le=3600)
+
+    @property
+    def apify_run_timeout_s(self) -> int:
+        """The timeout the Apify run is started with: Apify ends it (TIMED-OUT, its pushed
+        items kept) rather than letting it bill past the batch's deadline."""
+        return self.batch_deadline_s // 2
+
+    @property
+    def job_timeout_s(self) -> int:
+        """ARQ's timeout of one crawl job: one step (start, one poll, or ingesting the dataset)."""
+        return self.batch_deadline_s // 4
+
+    @property
+    def start_within_s(self) -> int:
+        """A batch whose Apify run has not been asked for this long after planning is given
+        up (its products released): started later, it could not end inside its deadline."""
+        return self.batch_deadline_s - self.apify_run_timeout_s - self.job_timeout_s
+
+    @property
+    def hold_s(self) -> int:
+        """How long planning holds a batch's products: the deadline, plus the lag of one poll
+        and of one lapsed lease, so no second batch is planned while the first may still run."""
+        return self.batch_deadline_s + self.poll_interval_s + 2 * self.lease_s
 
 
 class AlertSettings(BaseModel):
@@ -250,6 +285,31 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SHELFWATCH_ALERTS__DELIVERY_MAX_TRIES cannot exceed SHELFWATCH_QUEUE__MAX_TRIES"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _crawl_timings_agree(self) -> Settings:
+        crawl = self.crawl
+        problems = []
+        # A step's longest Apify call (a long request the client may retry) must fit in it.
+        if self.apify.request_timeout_s * 2 + crawl.poll_wait_s >= crawl.job_timeout_s:
+            problems.append(
+                "a crawl job (BATCH_DEADLINE_S / 4) must outlast two Apify request timeouts "
+                "(SHELFWATCH_APIFY__REQUEST_TIMEOUT_S) plus POLL_WAIT_S"
+            )
+        if crawl.lease_s * 2 > crawl.job_timeout_s:
+            problems.append(
+                "LEASE_S must be at most half a crawl job's timeout (BATCH_DEADLINE_S / 4)"
+            )
+        if crawl.poll_interval_s * 4 > crawl.apify_run_timeout_s:
+            problems.append(
+                "POLL_INTERVAL_S must let a run be checked at least 4 times within its Apify "
+                "timeout (BATCH_DEADLINE_S / 2)"
+            )
+        if crawl.stalled_check_s > crawl.lease_s:
+            problems.append("STALLED_CHECK_S must not exceed LEASE_S")
+        if problems:
+            raise ValueError("inconsistent SHELFWATCH_CRAWL__ timings: " + "; ".join(problems))
         return self
 
     @model_validator(mode="after")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from services.core.errors import TransientError
 from services.core.jobs import Hook, Queue
 from services.core.metrics import (
     CRAWL_COST,
@@ -36,7 +39,12 @@ from services.product.schemas import CrawlTrigger
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CrawlBatchRunner", "CrawlPlanner", "crawl_job_id"]
+__all__ = [
+    "CrawlBatchRunner",
+    "CrawlPlanner",
+    "crawl_job_id",
+    "resend_stalled_batches",
+]
 
 UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 # (job name, queue) of each job hung on a hook by the task layer.
@@ -84,8 +92,8 @@ class CrawlPlanner:
             return PlanResult(0, [])
         apify = self.settings.apify
         size = apify.batch_size
-        # Held long enough for the run to finish; a batch that dies releases them by expiry.
-        await self.runs.hold(product_ids, now + timedelta(seconds=apify.run_wait_s * 2 + 600))
+        # Held for the batch's whole deadline; a batch that dies releases them by expiry.
+        await self.runs.hold(product_ids, now + timedelta(seconds=self.settings.crawl.hold_s))
         runs = [
             CrawlRun(
                 id=uuid.uuid4(),
@@ -149,6 +157,55 @@ class BatchResult:
         }
 
 
+# How far before the recorded intent an Apify run may have started (clocks disagree a little).
+START_LOOKUP_SLACK = timedelta(minutes=5)
+
+
+class LeaseLost(Exception):
+    """Another job took the batch's lease: this one stops where it is."""
+
+
+@dataclass
+class Lease:
+    lost: bool = False
+    renewer: asyncio.Task[None] | None = None
+
+    def check(self) -> None:
+        if self.lost:
+            raise LeaseLost
+
+    def stop(self) -> None:
+        """Stop renewing (the lease is about to be handed over)."""
+        if self.renewer is not None:
+            self.renewer.cancel()
+
+
+@dataclass
+class _Batch:
+    """What a step needs of its crawl run, read once in a short transaction."""
+
+    run_id: uuid.UUID
+    actor: str
+    trigger: str
+    captured_at: datetime
+    product_ids: list[int]
+    apify_run_id: str | None
+    started_at: datetime | None
+    start_offset: int
+
+
+def _done(run: CrawlRun, skipped: bool) -> BatchResult:
+    return BatchResult(
+        str(run.id),
+        run.status,
+        run.item_count,
+        run.ok_count,
+        run.failed_count,
+        run.missing_count,
+        skipped=skipped,
+    )
+
+
 class CrawlBatchRunner:
     """Runs one planned batch to the end; safe to run again after any interruption."""
 
@@ -167,55 +224,209 @@ class CrawlBatchRunner:
         # Jobs asked for with the run id once a batch is written (change detection, cache).
         self.after_ingest = after_ingest
 
-    async def run(self, run_id: uuid.UUID) -> BatchResult:
+    async def run(self, run_id: uuid.UUID, job_id: str | None = None) -> BatchResult:
+        """One step of the batch: start (or find) its Apify run, then either ingest the ended
+        run or, while it still runs, hand the batch to a later job and free this worker slot.
+
+        No transaction is open and no row is locked during any Apify call: each database step
+        is its own short unit of work, and the batch is held by a lease instead.
+        """
         started = time.perf_counter()
+        crawl = self.settings.crawl
+        # The lease token is the job's own id, so a retry of the same job keeps its lease.
+        token = job_id or f"direct:{uuid.uuid4()}"
         async with self.new_uow() as uow:
             runs = CrawlRunRepository(uow.session)
-            run = await runs.get(run_id, for_update=True)
+            run = await runs.get(run_id)
             if run is None:
                 raise ValueError(f"crawl run {run_id} does not exist")
             if run.status in (CrawlRunStatus.SUCCEEDED, CrawlRunStatus.FAILED):
-                return BatchResult(
-                    str(run_id),
-                    run.status,
-                    run.item_count,
-                    run.ok_count,
-                    run.failed_count,
-                    run.missing_count,
-                    skipped=True,
+                return _done(run, skipped=True)
+            if not await runs.claim(run_id, token, crawl.lease_s):
+                logger.info(
+                    "crawl batch held by another job", extra={"run_id": str(run_id), "job": token}
                 )
+                return _done(run, skipped=True)
             identities = await ProductRepository(uow.session).identities(run.product_ids)
-            adapter = adapter_for(run.actor)
-            if run.apify_run_id is None:
-                # Started and recorded in one step: a retry resumes this run instead of paying
-                # for a second one.
-                urls = [product_url(Marketplace(m), asin) for _, m, asin in identities]
-                info = await self.apify.start_run(
-                    run.actor,
-                    adapter.build_input(urls),
-                    max_items=min(self.settings.apify.max_items_per_run, len(urls) * 2),
-                )
-                await runs.update(
-                    run_id,
-                    apify_run_id=info.run_id,
-                    dataset_id=info.dataset_id,
-                    status=CrawlRunStatus.RUNNING,
-                    started_at=datetime.now(UTC),
-                )
-                apify_run_id = info.run_id
-            else:
-                apify_run_id = run.apify_run_id
-            captured_at, actor, product_ids = run.captured_at, run.actor, list(run.product_ids)
-            start_offset = run.pages_ingested * self.settings.apify.page_size
+            intent_before = run.start_requested_at
+            if run.apify_run_id is None and intent_before is None:
+                age = (datetime.now(UTC) - run.created_at).total_seconds()
+                if age > crawl.start_within_s:
+                    return await self._expire(uow, run)
+                # Committed before Apify is asked: a job killed around the start finds the run
+                # by this intent afterwards instead of starting (and paying for) another.
+                await runs.update(run_id, start_requested_at=datetime.now(UTC))
+            batch = _Batch(
+                run_id=run_id,
+                actor=run.actor,
+                trigger=run.trigger,
+                captured_at=run.captured_at,
+                product_ids=list(run.product_ids),
+                apify_run_id=run.apify_run_id,
+                started_at=run.started_at,
+                start_offset=run.pages_ingested * self.settings.apify.page_size,
+            )
 
-        info = await self.apify.wait(apify_run_id, self.settings.apify.run_wait_s)
-        lookup = ProductLookup(identities)
-        async for offset, page in self.apify.pages(info.dataset_id, start_offset):
-            await self._ingest_page(run_id, captured_at, actor, adapter, lookup, page, offset)
+        adapter = adapter_for(batch.actor)
+        try:
+            async with self._leased(run_id, token) as lease:
+                apify_run_id = await self._started_run(batch, adapter, identities, intent_before)
+                info = await self.apify.check(apify_run_id, crawl.poll_wait_s)
+                if not info.finished:
+                    deadline = (batch.started_at or datetime.now(UTC)) + timedelta(
+                        seconds=crawl.apify_run_timeout_s + crawl.poll_interval_s
+                    )
+                    if datetime.now(UTC) < deadline:
+                        lease.stop()
+                        return await self._come_back_later(batch, token)
+                    # Apify should have timed it out by now: stop the bill, keep what it pushed.
+                    info = await self.apify.abort(info.run_id)
+                lookup = ProductLookup(identities)
+                async for offset, page in self.apify.pages(info.dataset_id, batch.start_offset):
+                    lease.check()
+                    await self._ingest_page(
+                        run_id, batch.captured_at, batch.actor, adapter, lookup, page, offset
+                    )
+                lease.check()
+        except LeaseLost:
+            logger.warning("crawl batch lease lost", extra={"run_id": str(run_id), "job": token})
+            return BatchResult(str(run_id), CrawlRunStatus.RUNNING.value, 0, 0, 0, 0, True)
+        except TransientError:
+            # The job is retried after a backoff: keep the batch for it meanwhile, so the
+            # stalled-batch pass does not send a second job for a batch that is not stalled.
+            keep_s = self.settings.queue.retry_max_delay_s + crawl.lease_s
+            with contextlib.suppress(Exception):
+                async with self.new_uow() as uow:
+                    await CrawlRunRepository(uow.session).renew(run_id, token, keep_s)
+            raise
 
         return await self._finish(
-            run_id, info, actor, captured_at, product_ids, time.perf_counter() - started
+            run_id,
+            info,
+            batch.actor,
+            batch.captured_at,
+            batch.product_ids,
+            time.perf_counter() - started,
         )
+
+    async def _started_run(
+        self,
+        batch: _Batch,
+        adapter: ActorAdapter,
+        identities: list[tuple[int, str, str]],
+        intent_before: datetime | None,
+    ) -> str:
+        """The batch's Apify run: the recorded one, the one an earlier job started but did not
+        live to record, or a new one."""
+        if batch.apify_run_id is not None:
+            return batch.apify_run_id
+        urls = [product_url(Marketplace(m), asin) for _, m, asin in identities]
+        run_input = adapter.build_input(urls)
+        info: RunInfo | None = None
+        if intent_before is not None:
+            info = await self.apify.find_run(
+                batch.actor,
+                run_input,
+                started_after=intent_before - START_LOOKUP_SLACK,
+                exclude=self._claimed_elsewhere,
+            )
+            if info is not None:
+                logger.info(
+                    "crawl batch found its earlier Apify run",
+                    extra={"run_id": str(batch.run_id), "apify_run_id": info.run_id},
+                )
+        if info is None:
+            info = await self.apify.start_run(
+                batch.actor,
+                run_input,
+                max_items=min(self.settings.apify.max_items_per_run, len(urls) * 2),
+                timeout_s=self.settings.crawl.apify_run_timeout_s,
+            )
+        started_at = info.started_at or datetime.now(UTC)
+        async with self.new_uow() as uow:
+            await CrawlRunRepository(uow.session).update(
+                batch.run_id,
+                apify_run_id=info.run_id,
+                dataset_id=info.dataset_id,
+                status=CrawlRunStatus.RUNNING,
+                started_at=started_at,
+            )
+        batch.apify_run_id, batch.started_at = info.run_id, started_at
+        return info.run_id
+
+    async def _claimed_elsewhere(self, apify_run_ids: list[str]) -> set[str]:
+        async with self.new_uow() as uow:
+            return await CrawlRunRepository(uow.session).claimed_apify_run_ids(apify_run_ids)
+
+    async def _come_back_later(self, batch: _Batch, token: str) -> BatchResult:
+        """Hand the batch to a job deferred by the poll interval, numbered so ARQ takes it."""
+        crawl = self.settings.crawl
+        task, queue = batch_job(batch.trigger)
+        async with self.new_uow() as uow:
+            next_job = await CrawlRunRepository(uow.session).hand_over(
+                batch.run_id,
+                token,
+                crawl_job_id(batch.run_id, task),
+                crawl.poll_interval_s + crawl.lease_s,
+            )
+            if next_job is not None:
+                uow.jobs.enqueue(
+                    task,
+                    queue=queue,
+                    job_id=next_job,
+                    defer_by_s=crawl.poll_interval_s,
+                    run_id=str(batch.run_id),
+                )
+        logger.info(
+            "crawl batch still running at Apify",
+            extra={"run_id": str(batch.run_id), "next_job": next_job},
+        )
+        return BatchResult(str(batch.run_id), CrawlRunStatus.RUNNING.value, 0, 0, 0, 0, True)
+
+    async def _expire(self, uow: UnitOfWork, run: CrawlRun) -> BatchResult:
+        """Give up a batch that waited too long to start: release its products for the next
+        plan (nothing was asked of Apify, so nothing is owed)."""
+        runs = CrawlRunRepository(uow.session)
+        await runs.update(
+            run.id,
+            status=CrawlRunStatus.FAILED,
+            finished_at=datetime.now(UTC),
+            lease_token=None,
+            leased_until=None,
+            error=f"not started within {self.settings.crawl.start_within_s}s of planning",
+        )
+        await runs.hold(run.product_ids, datetime.now(UTC))
+        CRAWL_RUNS.labels(run.actor, CrawlRunStatus.FAILED.value).inc()
+        logger.warning("crawl batch expired before its start", extra={"run_id": str(run.id)})
+        return BatchResult(str(run.id), CrawlRunStatus.FAILED.value, 0, 0, 0, 0)
+
+    @asynccontextmanager
+    async def _leased(self, run_id: uuid.UUID, token: str) -> AsyncIterator[Lease]:
+        """Renew the batch's lease every third of its length while the block runs."""
+        lease = Lease()
+        lease_s = self.settings.crawl.lease_s
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(lease_s / 3)
+                try:
+                    async with self.new_uow() as uow:
+                        held = await CrawlRunRepository(uow.session).renew(run_id, token, lease_s)
+                except Exception:  # a database blip: try again at the next tick
+                    logger.warning("crawl lease not renewed", exc_info=True)
+                    continue
+                if not held:
+                    lease.lost = True
+                    return
+
+        renewer = asyncio.create_task(renew())
+        lease.renewer = renewer
+        try:
+            yield lease
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
 
     async def _ingest_page(
         self,
@@ -291,6 +502,8 @@ class CrawlBatchRunner:
                 missing_count=len(missing),
                 duration_s=round(duration_s, 3),
                 cost_usd=info.cost_usd,
+                lease_token=None,
+                leased_until=None,
                 error=None
                 if status is CrawlRunStatus.SUCCEEDED
                 else f"actor run ended {info.status}: {info.status_message or ''}".strip(),
@@ -338,3 +551,51 @@ class CrawlBatchRunner:
             )
             await snapshots.write_page(run_id, captured_at, [(pid, error) for pid in given_up])
         return given_up
+
+
+async def resend_stalled_batches(uow: UnitOfWork, settings: Settings, limit: int = 1000) -> int:
+    """Send a new job for every open batch whose lease lapsed (its worker died, or its job
+    failed or timed out), handing it the lease to start; returns how many were sent.
+
+    Each new job's id is numbered by the batch's step counter, so no key an earlier attempt
+    left in Redis (its in-progress marker, its failed result) makes ARQ refuse it. A batch
+    past its deadline, or re-sent ``queue.max_tries`` times already, is given up and its
+    products released instead. Batches that never had a lease are not this pass's business:
+    their first job waits in the outbox or in Redis.
+    """
+    crawl = settings.crawl
+    runs = CrawlRunRepository(uow.session)
+    now = datetime.now(UTC)
+    sent = 0
+    for run in await runs.lapsed_leases(limit):
+        # Read before any UPDATE below expires the loaded row.
+        run_id, token, resends, actor = run.id, run.lease_token, run.resends, run.actor
+        trigger, product_ids = run.trigger, list(run.product_ids)
+        if token is None:
+            continue
+        overdue = now - run.created_at > timedelta(seconds=crawl.batch_deadline_s)
+        if overdue or resends >= settings.queue.max_tries:
+            reason = "past its deadline" if overdue else f"re-sent {resends} times"
+            await runs.update(
+                run_id,
+                status=CrawlRunStatus.FAILED,
+                finished_at=now,
+                lease_token=None,
+                leased_until=None,
+                error=f"abandoned: no job finished it ({reason})",
+            )
+            await runs.hold(product_ids, now)
+            CRAWL_RUNS.labels(actor, CrawlRunStatus.FAILED.value).inc()
+            logger.error("stalled crawl batch given up", extra={"run_id": str(run_id)})
+            continue
+        task, queue = batch_job(trigger)
+        await runs.update(run_id, resends=resends + 1)
+        next_job = await runs.hand_over(run_id, token, crawl_job_id(run_id, task), crawl.lease_s)
+        if next_job is not None:
+            uow.jobs.enqueue(task, queue=queue, job_id=next_job, run_id=str(run_id))
+            sent += 1
+            logger.warning(
+                "stalled crawl batch sent again",
+                extra={"run_id": str(run_id), "stale_job": token, "job": next_job},
+            )
+    return sent

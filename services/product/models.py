@@ -113,6 +113,12 @@ class CrawlRun(Base):
             "created_at",
             postgresql_where=text("status IN ('queued', 'running')"),
         ),
+        # The stalled-batch pass: open runs whose lease lapsed.
+        Index(
+            "ix_crawl_runs_open_leased_until",
+            "leased_until",
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -133,6 +139,18 @@ class CrawlRun(Base):
     finished_at: Mapped[datetime | None]
     apify_run_id: Mapped[str | None] = mapped_column(String(64))
     dataset_id: Mapped[str | None] = mapped_column(String(64))
+    # Written and committed before the Apify run is asked for: a job that finds it set without
+    # an apify_run_id looks the run up at Apify instead of paying for a second one.
+    start_requested_at: Mapped[datetime | None]
+    # The job holding the batch (its ARQ job id) and until when; renewed while it runs, so a
+    # killed worker's batch is sent again once the lease lapses.
+    lease_token: Mapped[str | None] = mapped_column(String(200))
+    leased_until: Mapped[datetime | None]
+    # Jobs sent for this batch after the first (polls, re-sends): numbers their job ids.
+    steps: Mapped[int] = mapped_column(server_default="0")
+    # Of those, the ones sent because the lease lapsed; bounded, so a batch whose job fails
+    # every time is given up instead of being sent again forever.
+    resends: Mapped[int] = mapped_column(server_default="0")
     item_count: Mapped[int] = mapped_column(server_default="0")
     ok_count: Mapped[int] = mapped_column(server_default="0")
     failed_count: Mapped[int] = mapped_column(server_default="0")

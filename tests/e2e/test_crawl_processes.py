@@ -100,12 +100,12 @@ async def test_sigkill_mid_batch_leaves_no_duplicate_and_no_gap(
         (run_id,) = (await CrawlPlanner(uow, tuned).plan()).runs
     await arq.aclose()
 
-    worker_env = {
-        "SHELFWATCH_APIFY__PAGE_SIZE": "20",
-        "SHELFWATCH_QUEUE__JOB_TIMEOUT_S": "15",
-        "SHELFWATCH_QUEUE__RETRY_BASE_DELAY_S": "0.5",
-    }
+    # Default crawl timings: a crawl job's ARQ timeout is BATCH_DEADLINE_S / 4 (450 s), so
+    # ARQ's own re-run of the killed job would come far too late; the lease brings it back.
+    job_timeout_s = settings.crawl.job_timeout_s
+    worker_env = {"SHELFWATCH_APIFY__PAGE_SIZE": "20"}
     stack.start("worker-1", "worker", "--queue", "default", extra_env=worker_env)
+    stack.start("scheduler", "scheduler")  # its stalled-batch pass runs every few seconds
 
     async def pages_ingested() -> int:
         async with sessionmaker() as session:
@@ -116,14 +116,27 @@ async def test_sigkill_mid_batch_leaves_no_duplicate_and_no_gap(
     worker = stack.processes.pop("worker-1")
     worker.send_signal(signal.SIGKILL)
     worker.wait(10)
+    killed_at = time.monotonic()
     async with sessionmaker() as session:
         run = await session.get(CrawlRun, run_id)
         assert run is not None
         assert run.status == "running"  # killed mid-batch
+        pages_at_kill = run.pages_ingested
         partial = await session.scalar(select(func.count()).select_from(Snapshot))
         assert 0 < partial < total
 
-    stack.start("worker-2", "worker", "--queue", "default", extra_env=worker_env)
+    stack.start("worker-2", "worker", extra_env=worker_env)
+
+    async def resumed() -> bool:
+        async with sessionmaker() as session:
+            run = await session.get(CrawlRun, run_id)
+            return bool(run and run.pages_ingested > pages_at_kill)
+
+    await _eventually(resumed, 90, "the batch to be picked up again")
+    pickup_s = time.monotonic() - killed_at
+    # The lease (15 s) plus one stalled-batch pass (every 10 s) plus a worker's start-up.
+    assert pickup_s < 60 < job_timeout_s, pickup_s
+    print(f"picked up {pickup_s:.1f}s after SIGKILL (crawl job timeout {job_timeout_s}s)")
 
     async def finished() -> bool:
         async with sessionmaker() as session:
@@ -144,3 +157,7 @@ async def test_sigkill_mid_batch_leaves_no_duplicate_and_no_gap(
     assert run.missing_count == 0
     log = stack.log("worker-2")
     assert '"outcome": "succeeded"' in log
+    assert "stalled crawl batch sent again" in stack.log("worker-2")
+    # One Apify run for the whole batch: the restart resumed it, it did not pay for another.
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sim_port}") as sim:
+        assert (await sim.get("/_sim/runs")).json()["total"] == 1

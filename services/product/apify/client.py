@@ -1,4 +1,5 @@
-"""The one door to Apify: start a batch run, wait for it, stream its dataset page by page.
+"""The one door to Apify: start a batch run (or find the one already started), check on it,
+stream its dataset page by page.
 
 The real ``apify-client`` does the HTTP (and retries 429/5xx with exponential backoff itself);
 what it still cannot get through becomes a ``TransientError`` so the job retries later.
@@ -7,7 +8,7 @@ what it still cannot get through becomes a ``TransientError`` so the job retries
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -73,32 +74,73 @@ class ApifyConnector:
             timeout_long=timedelta(seconds=settings.request_timeout_s * 2),
         )
 
-    async def start_run(self, actor: str, run_input: dict[str, Any], max_items: int) -> RunInfo:
-        """Start one actor run for a whole batch, capped in items and in charge."""
+    async def start_run(
+        self, actor: str, run_input: dict[str, Any], max_items: int, timeout_s: int
+    ) -> RunInfo:
+        """Start one actor run for a whole batch, capped in items, in charge and in time."""
         try:
             run = await self.client.actor(actor).start(
                 run_input=run_input,
                 max_items=max_items,
                 max_total_charge_usd=Decimal(str(self.settings.max_charge_usd)),
+                run_timeout=timedelta(seconds=timeout_s),
             )
         except ApifyClientError as exc:
             raise self._translate(exc, "start run") from exc
         return _run_info(run)
 
-    async def wait(self, run_id: str, wait_s: int) -> RunInfo:
-        """Wait up to ``wait_s`` for the run to end; still running afterwards is transient."""
+    async def find_run(
+        self,
+        actor: str,
+        run_input: dict[str, Any],
+        started_after: datetime,
+        exclude: Callable[[list[str]], Awaitable[set[str]]],
+    ) -> RunInfo | None:
+        """The run of ``actor`` started since ``started_after`` with exactly this input and not
+        in ``exclude`` (runs other batches recorded), oldest first; None if there is none.
+
+        Apify keeps each run's input as the INPUT record of its default key-value store, so a
+        batch whose start request went out but whose answer was lost finds its run again.
+        """
+        try:
+            listed = (
+                await self.client.actor(actor)
+                .runs()
+                .list(started_after=started_after, desc=False, limit=1000)
+            )
+            candidates = list(listed.items)
+            taken = await exclude([run.id for run in candidates])
+            for run in candidates:
+                if run.id in taken:
+                    continue
+                store = self.client.key_value_store(run.default_key_value_store_id)
+                record = await store.get_record("INPUT")
+                if record is not None and record["value"] == run_input:
+                    found = await self.client.run(run.id).get()
+                    return None if found is None else _run_info(found)
+        except ApifyClientError as exc:
+            raise self._translate(exc, "look up runs") from exc
+        return None
+
+    async def check(self, run_id: str, wait_s: int) -> RunInfo:
+        """The run now, after waiting up to ``wait_s`` (at most Apify's 60 s) for it to end."""
         try:
             run = await self.client.run(run_id).wait_for_finish(
                 wait_duration=timedelta(seconds=wait_s)
             )
         except ApifyClientError as exc:
-            raise self._translate(exc, "wait for run") from exc
+            raise self._translate(exc, "check run") from exc
         if run is None:
-            raise TransientError(f"run {run_id} not found while waiting")
-        info = _run_info(run)
-        if not info.finished:
-            raise TransientError(f"run {run_id} still {info.status} after {wait_s}s")
-        return info
+            raise TransientError(f"run {run_id} not found")
+        return _run_info(run)
+
+    async def abort(self, run_id: str) -> RunInfo:
+        """Abort a run that outlived its timeout; what it pushed so far stays in its dataset."""
+        try:
+            run = await self.client.run(run_id).abort()
+        except ApifyClientError as exc:
+            raise self._translate(exc, "abort run") from exc
+        return _run_info(run)
 
     async def pages(
         self, dataset_id: str, start_offset: int = 0

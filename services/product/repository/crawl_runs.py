@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import ColumnElement, func, or_, select, text, update
 
 from services.core.repository import Repository
 from services.product.models import CrawlRun, CrawlRunStatus
@@ -60,6 +60,11 @@ class CrawlTotals:
 OPEN_STATUSES = (CrawlRunStatus.QUEUED, CrawlRunStatus.RUNNING)
 
 
+def _after(seconds: float) -> ColumnElement[datetime]:
+    """The database's now() plus ``seconds``."""
+    return func.now() + func.make_interval(0, 0, 0, 0, 0, 0, float(seconds))
+
+
 class CrawlRunRepository(Repository):
     async def due_product_ids(
         self,
@@ -100,6 +105,73 @@ class CrawlRunRepository(Repository):
 
     async def update(self, run_id: uuid.UUID, **values: Any) -> None:
         await self.session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(**values))
+
+    async def claim(self, run_id: uuid.UUID, token: str, lease_s: float) -> bool:
+        """Take (or keep) the batch's lease for job ``token``: free, already ours, or lapsed.
+        The database's clock decides, so workers' clocks need not agree."""
+        claimed = await self.session.execute(
+            update(CrawlRun)
+            .where(
+                CrawlRun.id == run_id,
+                CrawlRun.status.in_(OPEN_STATUSES),
+                or_(
+                    CrawlRun.leased_until.is_(None),
+                    CrawlRun.lease_token == token,
+                    CrawlRun.leased_until < func.now(),
+                ),
+            )
+            .values(lease_token=token, leased_until=_after(lease_s))
+            .returning(CrawlRun.id)
+        )
+        return claimed.first() is not None
+
+    async def renew(self, run_id: uuid.UUID, token: str, lease_s: float) -> bool:
+        """Extend the lease if ``token`` still holds it; False once another job took it."""
+        renewed = await self.session.execute(
+            update(CrawlRun)
+            .where(CrawlRun.id == run_id, CrawlRun.lease_token == token)
+            .values(leased_until=_after(lease_s))
+            .returning(CrawlRun.id)
+        )
+        return renewed.first() is not None
+
+    async def hand_over(
+        self, run_id: uuid.UUID, token: str, job_prefix: str, lease_s: float
+    ) -> str | None:
+        """Pass the lease from job ``token`` to the batch's next job, whose id is numbered by
+        the run's step counter (so it is new to ARQ); None if ``token`` no longer holds it."""
+        row = (
+            await self.session.execute(
+                update(CrawlRun)
+                .where(CrawlRun.id == run_id, CrawlRun.lease_token == token)
+                .values(
+                    steps=CrawlRun.steps + 1,
+                    lease_token=func.concat(job_prefix, ":", CrawlRun.steps + 1),
+                    leased_until=_after(lease_s),
+                )
+                .returning(CrawlRun.lease_token)
+            )
+        ).first()
+        return None if row is None else str(row[0])
+
+    async def lapsed_leases(self, limit: int) -> list[CrawlRun]:
+        """Lock (skipping rows another pass holds) the open runs whose lease lapsed."""
+        return await self._all(
+            select(CrawlRun)
+            .where(CrawlRun.status.in_(OPEN_STATUSES), CrawlRun.leased_until < func.now())
+            .order_by(CrawlRun.leased_until)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+
+    async def claimed_apify_run_ids(self, run_ids: Sequence[str]) -> set[str]:
+        """Which of these Apify runs some crawl run already recorded."""
+        if not run_ids:
+            return set()
+        rows = await self.session.execute(
+            select(CrawlRun.apify_run_id).where(CrawlRun.apify_run_id.in_(list(run_ids)))
+        )
+        return {r[0] for r in rows if r[0] is not None}
 
     async def open_run_for_product(self, product_id: int) -> CrawlRun | None:
         """The newest queued or running run whose batch holds this product."""

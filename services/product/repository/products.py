@@ -46,10 +46,11 @@ class ProductRepository(Repository):
         return await self._all(select(Product).where(Product.id.in_(list(product_ids))))
 
     async def identities(self, product_ids: Sequence[int]) -> list[tuple[int, str, str]]:
+        # Ordered, so a batch's actor input is the same on every try (its run is found by it).
         rows = await self.session.execute(
-            select(Product.id, Product.marketplace, Product.asin).where(
-                Product.id.in_(list(product_ids))
-            )
+            select(Product.id, Product.marketplace, Product.asin)
+            .where(Product.id.in_(list(product_ids)))
+            .order_by(Product.id)
         )
         return [(r[0], r[1], r[2]) for r in rows]
 

@@ -33,7 +33,7 @@ def crawl_settings(settings: Settings, simulator: SimulatorServer) -> Settings:
     tuned.apify.simulated = True
     tuned.apify.batch_size = 50
     tuned.apify.page_size = 20
-    tuned.apify.run_wait_s = 30
+    tuned.crawl.poll_wait_s = 5
     tuned.apify.freshness_window_s = 3600
     tuned.apify.max_retries = 4
     return tuned

@@ -174,3 +174,10 @@ def test_claim_terms_drop_brand_stopwords_and_plurals() -> None:
 def test_a_group_needs_exactly_one_main() -> None:
     with pytest.raises(ValueError):
         compare([member("COMP000001"), member("COMP000002")])
+
+
+def test_claim_terms_skip_glue_words_of_every_marketplace_language() -> None:
+    # A German and a French listing: articles and prepositions are never claims.
+    terms = claim_terms(["Thermosflasche mit der Isolierung", "Gourde pour le sport"])
+    assert {"mit", "der", "pour", "le"}.isdisjoint(terms)
+    assert {"thermosflasche", "isolierung", "gourde", "sport"} <= terms

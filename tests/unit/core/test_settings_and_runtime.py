@@ -107,3 +107,37 @@ def test_cron_job_ids_are_stable_within_a_slot() -> None:
 def test_delivery_tries_cannot_outlast_the_queue_retries() -> None:
     with pytest.raises(ValidationError, match="DELIVERY_MAX_TRIES"):
         Settings(queue={"max_tries": 3}, alerts={"delivery_max_tries": 4})
+
+
+def test_crawl_timings_all_derive_from_the_batch_deadline() -> None:
+    crawl = Settings(crawl={"batch_deadline_s": 2400}).crawl
+    assert crawl.apify_run_timeout_s == 1200
+    assert crawl.job_timeout_s == 600
+    # Run timeout + one ingest step fit in the deadline; the products are held past it.
+    assert crawl.start_within_s + crawl.apify_run_timeout_s + crawl.job_timeout_s == 2400
+    assert crawl.hold_s > crawl.batch_deadline_s + crawl.poll_interval_s
+
+
+@pytest.mark.parametrize(
+    ("crawl", "apify", "message"),
+    [
+        ({"batch_deadline_s": 300}, {}, "REQUEST_TIMEOUT_S"),
+        ({"lease_s": 300}, {}, "LEASE_S"),
+        ({"poll_interval_s": 300}, {}, "POLL_INTERVAL_S"),
+        ({"stalled_check_s": 30, "lease_s": 20}, {}, "STALLED_CHECK_S"),
+        ({}, {"request_timeout_s": 300}, "REQUEST_TIMEOUT_S"),
+    ],
+)
+def test_crawl_timings_that_cannot_agree_are_refused(
+    crawl: dict[str, int], apify: dict[str, int], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Settings(crawl=crawl, apify=apify)
+
+
+def test_crawl_jobs_get_the_timeout_derived_from_the_deadline() -> None:
+    from tasks.product import crawl_batch, plan_crawls, refresh_batch
+
+    settings = Settings(crawl={"batch_deadline_s": 2400})
+    assert crawl_batch.timeout(settings) == refresh_batch.timeout(settings) == 600
+    assert plan_crawls.timeout(settings) is None  # the queue's default

@@ -1,7 +1,7 @@
 """outbox: jobs written with their transaction; the owed-jobs scan index goes
 
-Revision ID: 0008_outbox
-Revises: 0007_admin
+Revision ID: 0009_outbox
+Revises: 0008_crawl_lease
 Create Date: 2026-11-22 09:30:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0008_outbox'
-down_revision: str | None = '0007_admin'
+revision: str = '0009_outbox'
+down_revision: str | None = '0008_crawl_lease'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
