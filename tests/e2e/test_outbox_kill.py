@@ -1,10 +1,11 @@
 """A worker killed between a crawl batch's final commit and the moment its jobs reach Redis:
 the batch's change detection (and read-model refresh) still runs, exactly once.
 
-The window is made deterministic from outside the product: the test holds a lock on the outbox
-table so the worker's final transaction waits at its INSERT, freezes the worker's Redis (a proxy
-the test controls stops passing bytes), lets the transaction commit, sees the run succeeded with
-its jobs in the outbox, then SIGKILLs the worker. A new worker and the scheduler's relay loop
+The window is made deterministic from outside the product: the test holds an uncommitted outbox
+row with the job id of the batch's change detection, so the worker's final transaction waits at
+its INSERT (a unique key in doubt); it then freezes the worker's Redis (a proxy the test controls
+stops passing bytes), rolls its row back so the transaction commits, sees the run succeeded with
+its jobs in the outbox, and SIGKILLs the worker. A new worker and the scheduler's relay loop
 must take it from there."""
 
 from __future__ import annotations
@@ -104,21 +105,36 @@ async def test_worker_killed_between_commit_and_enqueue_still_detects_changes_on
         ._replace(netloc=f"127.0.0.1:{proxy.port}")
         .geturl(),
         "SHELFWATCH_APIFY__PAGE_SIZE": "20",
+        # Short timeouts: the killed crawl job's in-progress mark (the longest timeout of the
+        # worker's functions + 10 s) lapses within the test, so its re-run is seen too. A crawl
+        # job's is BATCH_DEADLINE_S / 4; 120 is the shortest deadline the settings accept.
         "SHELFWATCH_QUEUE__JOB_TIMEOUT_S": "20",
+        "SHELFWATCH_APIFY__REQUEST_TIMEOUT_S": "5",
+        "SHELFWATCH_CRAWL__BATCH_DEADLINE_S": "120",
     }
+    detect_id = f"{AlertJob.DETECT_CHANGES}:{run_id}"
+    refresh_id = f"{ProductJob.REFRESH_READ_MODELS}:{run_id}"
     lock = await engine.connect()
     try:
-        # The batch's final transaction will wait at its outbox INSERT until we let it go.
+        # The batch's final transaction will wait at its outbox INSERT until we let it go: only
+        # it asks for this job id (an earlier one, handing over to a deferred job while Apify
+        # runs, passes).
         await lock.begin()
-        await lock.execute(text("LOCK TABLE outbox IN EXCLUSIVE MODE"))
+        await lock.execute(
+            text(
+                "INSERT INTO outbox (id, function, queue, job_id) "
+                "VALUES (gen_random_uuid(), :function, 'default', :job_id)"
+            ),
+            {"function": str(AlertJob.DETECT_CHANGES), "job_id": detect_id},
+        )
         stack.start("worker-1", "worker", "--queue", "default", extra_env=worker_env)
 
         async def waiting_at_outbox() -> bool:
             async with sessionmaker() as session:
                 waiting = await session.scalar(
                     text(
-                        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                        "WHERE c.relname = 'outbox' AND NOT l.granted"
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO outbox%'"
                     )
                 )
             return bool(waiting)
@@ -132,15 +148,14 @@ async def test_worker_killed_between_commit_and_enqueue_still_detects_changes_on
     async def committed_with_jobs() -> bool:
         async with sessionmaker() as session:
             run = await session.get(CrawlRun, run_id)
-        return bool(run and run.status == "succeeded") and len(await outbox_rows(sessionmaker)) == 2
+        waiting = {r["job_id"] for r in await outbox_rows(sessionmaker)}
+        return bool(run and run.status == "succeeded") and {detect_id, refresh_id} <= waiting
 
     await _eventually(committed_with_jobs, 30, "the final commit")
     worker = stack.processes.pop("worker-1")
     worker.send_signal(signal.SIGKILL)
     worker.wait(10)
     await proxy.close()
-    detect_id = f"{AlertJob.DETECT_CHANGES}:{run_id}"
-    refresh_id = f"{ProductJob.REFRESH_READ_MODELS}:{run_id}"
     assert {r["job_id"] for r in await outbox_rows(sessionmaker)} == {detect_id, refresh_id}
     assert await Job(detect_id, arq, _deserializer=deserialize).status() == "not_found"
 
