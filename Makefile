@@ -27,7 +27,8 @@ migrate:
 	uv run shelfwatch migrate
 
 # Every benchmark, one after the other (each seeds its own scratch data and drops it after).
-BENCHMARKS = crawl_cycle ingest_split read_path logins queue_fairness llm_cache history_at_scale
+BENCHMARKS = crawl_cycle ingest_split read_path logins queue_fairness llm_cache history_at_scale \
+	alert_volume
 
 bench:
 	@for b in $(BENCHMARKS); do \

@@ -1,4 +1,5 @@
-"""``shelfwatch up``: embedded servers if needed, migrations, then every process, stopped as one."""
+"""``shelfwatch up``: embedded servers if needed, migrations, then every process; a crashed one is
+restarted, Ctrl-C/SIGTERM stops them all in order."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from types import FrameType
 
 from services.core.embedded import EmbeddedPostgres, EmbeddedServers, free_port
@@ -76,8 +79,107 @@ def _banner(settings: Settings, servers: EmbeddedServers, env: dict[str, str]) -
     print("\n".join(lines), file=sys.stderr, flush=True)
 
 
+# A child that crashes is started again after a pause that doubles from RESTART_FIRST_S up to
+# RESTART_MAX_S; more than CRASH_BURST crashes of one child inside CRASH_WINDOW_S means it
+# cannot run (bad config, a broken dependency), and restarting it for ever would only hide that.
+RESTART_FIRST_S = 0.5
+RESTART_MAX_S = 30.0
+CRASH_BURST = 5
+CRASH_WINDOW_S = 120.0
+# Stopped first to last: nothing new enqueued, no new requests, running jobs finish, then the
+# stand-ins those jobs may still be calling.
+STOP_ORDER = ("scheduler", "gateway", "worker", "apify-sim", "openai-sim")
+
+
+@dataclass
+class Child:
+    """One supervised process and its recent crash history."""
+
+    command: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    crashes: deque[float] = field(default_factory=deque)
+    restart_at: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.command[0]
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "cli.main", *self.command],
+            env=self.env,
+            # Children ignore the terminal's Ctrl-C; we stop them in order ourselves.
+            start_new_session=True,
+        )
+        self.restart_at = None
+
+    def crashed(self, now: float) -> bool:
+        """Record an exit; False when this child crashed too often to try again."""
+        self.crashes.append(now)
+        while self.crashes and self.crashes[0] < now - CRASH_WINDOW_S:
+            self.crashes.popleft()
+        if len(self.crashes) > CRASH_BURST:
+            return False
+        delay = min(RESTART_MAX_S, RESTART_FIRST_S * 2 ** (len(self.crashes) - 1))
+        self.restart_at = now + delay
+        return True
+
+
+def _supervise(children: list[Child], stopping: Callable[[], bool]) -> bool:
+    """Restart crashed children until asked to stop; False when one crashed too often."""
+    while not stopping():
+        now = time.monotonic()
+        for child in children:
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    logger.warning("restarting a process", extra={"child": child.name})
+                    child.start()
+                continue
+            process = child.process
+            if process is None or process.poll() is None:
+                continue
+            if not child.crashed(now):
+                logger.error(
+                    "a process keeps crashing; giving up and stopping the others",
+                    extra={
+                        "child": child.name,
+                        "returncode": process.returncode,
+                        "exits": len(child.crashes),
+                        "window_s": CRASH_WINDOW_S,
+                    },
+                )
+                return False
+            logger.error(
+                "a process exited; restarting it",
+                extra={
+                    "child": child.name,
+                    "returncode": process.returncode,
+                    "restart_in_s": round((child.restart_at or now) - now, 1),
+                },
+            )
+        time.sleep(0.2)
+    return True
+
+
+def _stop(children: list[Child], timeout_s: float = 20) -> None:
+    """SIGTERM each running child in STOP_ORDER and wait for it, within one overall deadline."""
+    deadline = time.monotonic() + timeout_s
+    for child in sorted(children, key=lambda c: STOP_ORDER.index(c.name)):
+        process = child.process
+        if process is None or process.poll() is not None:
+            continue
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
 def run_all(settings: Settings, with_scheduler: bool = True, openai_sim: bool = False) -> int:
-    """Start everything, wait until Ctrl-C/SIGTERM or a process dies, then stop all of it."""
+    """Start everything and restart what crashes, until Ctrl-C/SIGTERM (or a child crashes too
+    often), then stop all of it in order."""
     servers = EmbeddedServers(settings.data_dir.resolve())
     servers.start(need_database=not settings.database.url, need_redis=not settings.redis.url)
     env = dict(os.environ)
@@ -95,7 +197,7 @@ def run_all(settings: Settings, with_scheduler: bool = True, openai_sim: bool = 
         # The stand-in wants a bearer key like OpenAI does; this one opens nothing real.
         env["SHELFWATCH_OPENAI__API_KEY"] = "sk-openai-sim"
         env["SHELFWATCH_OPENAI__SIMULATED"] = "true"
-    children: list[subprocess.Popen[bytes]] = []
+    children: list[Child] = []
     stopping = False
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -104,6 +206,7 @@ def run_all(settings: Settings, with_scheduler: bool = True, openai_sim: bool = 
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    healthy = True
     try:
         upgrade(env["SHELFWATCH_DATABASE__URL"])
         _banner(settings, servers, env)
@@ -115,30 +218,12 @@ def run_all(settings: Settings, with_scheduler: bool = True, openai_sim: bool = 
             port = env["SHELFWATCH_OPENAI__BASE_URL"].rsplit(":", 1)[1].split("/")[0]
             commands.insert(0, ["openai-sim", "--port", port])
         for command in commands:
-            children.append(
-                subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                    [sys.executable, "-m", "cli.main", *command],
-                    env=env,
-                    # Children ignore the terminal's Ctrl-C; we stop them in order ourselves.
-                    start_new_session=True,
-                )
-            )
-        while not stopping:
-            if any(child.poll() is not None for child in children):
-                logger.error("a process exited; stopping the others")
-                break
-            time.sleep(0.2)
+            child = Child(command, env)
+            child.start()
+            children.append(child)
+        healthy = _supervise(children, lambda: stopping)
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for child in children:
-            try:
-                child.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
+        _stop(children)
         servers.stop()
         print("Shelfwatch stopped", file=sys.stderr, flush=True)
-    failed = [c.returncode for c in children if c.returncode not in (0, -signal.SIGTERM)]
-    return 1 if failed and not stopping else 0
+    return 0 if healthy else 1

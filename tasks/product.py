@@ -27,6 +27,14 @@ async def plan_crawls(ctx: TaskContext) -> dict[str, Any]:
     return {"products": result.products, "runs": len(result.runs)}
 
 
+@task(ProductJob.PLAN_FIRST_CRAWLS, Queue.CRITICAL)
+async def plan_first_crawls(ctx: TaskContext) -> dict[str, Any]:
+    """Batch the newly tracked products nobody crawled yet, ahead of the next planning tick."""
+    async with ctx.unit_of_work() as uow:
+        result = await CrawlPlanner(uow, ctx.settings).plan_first()
+    return {"products": result.products, "runs": len(result.runs)}
+
+
 async def _crawl(ctx: TaskContext, run_id: str) -> dict[str, Any]:
     cache = ReadCache(ctx.redis, ctx.settings.cache.ttl_s)
     runner = CrawlBatchRunner(

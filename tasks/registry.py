@@ -9,6 +9,7 @@ from tasks.runtime import TaskDef
 ALL_TASKS: list[TaskDef] = [
     auth.purge_expired_tokens,
     product.plan_crawls,
+    product.plan_first_crawls,
     product.crawl_batch,
     product.refresh_batch,
     product.maintain_partitions,

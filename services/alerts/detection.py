@@ -149,11 +149,15 @@ class ChangeDetector:
         if not candidates:
             return [], 0
         alerts = self.settings.alerts
+        sellers = list({t.user_id for t, _ in candidates})
+        # Taken before reading what already fired: without it, two jobs running at once would
+        # each miss the other's events and each store up to the cap.
+        await self.alerts.lock_sellers(sellers)
         recent = await self.alerts.last_fired(
             list({t.id for t, _ in candidates}), now - timedelta(seconds=alerts.rearm_window_s)
         )
         day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        used = await self.alerts.count_since(list({t.user_id for t, _ in candidates}), day_start)
+        used = await self.alerts.count_since(sellers, day_start)
         # Most severe first, so a cap cuts the info events before the critical ones.
         ordered = sorted(candidates, key=lambda c: -c[1].severity.rank)
         kept, suppressed = [], 0

@@ -7,15 +7,30 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Date, cast, func, select, update
+from sqlalchemy import Date, cast, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from services.alerts.models import AlertEvent, Delivery, NotificationChannel
 from services.alerts.schemas import ChannelMode, DeliveryKind, DeliveryStatus
 from services.core.repository import Repository
 
+# One transaction-scoped advisory lock per seller, taken in key order so two jobs that share
+# several sellers never wait on each other in a cycle. A hash collision only serializes two
+# sellers' detection a little more than needed.
+_LOCK_SELLERS_SQL = """
+SELECT pg_advisory_xact_lock(hashtextextended(k, 0))
+FROM (SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS ordered
+"""
+
 
 class AlertRepository(Repository):
+    async def lock_sellers(self, user_ids: Sequence[uuid.UUID]) -> None:
+        """Hold these sellers' alert quota until the transaction ends: a concurrent detection
+        for the same seller waits here, then counts this one's committed events."""
+        keys = sorted({f"alerts.daily_cap:{u}" for u in user_ids})
+        if keys:
+            await self.session.execute(text(_LOCK_SELLERS_SQL), {"keys": keys})
+
     async def last_fired(
         self, tracking_ids: Sequence[uuid.UUID], since: datetime
     ) -> set[tuple[uuid.UUID, str, str]]:

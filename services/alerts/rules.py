@@ -50,13 +50,20 @@ def _money(value: Decimal | None, currency: str | None) -> str:
     return f"{value} {currency or ''}".strip()
 
 
+def _moved(old: Decimal, new: Decimal, t: Thresholds) -> bool:
+    """A money move worth an alert: past the relative threshold *and* the absolute floor."""
+    return abs(_pct(old, new)) > t.price_change_pct and abs(new - old) >= max(
+        t.min_price_delta, Decimal("0.01")
+    )
+
+
 def price_change(old: State, new: State, t: Thresholds, role: str) -> list[Event]:
     if old.price is None or new.price is None or old.price == 0:
         return []
+    if not _moved(old.price, new.price, t):
+        return []
     delta = new.price - old.price
     pct = _pct(old.price, new.price)
-    if abs(pct) <= t.price_change_pct or abs(delta) < t.min_price_delta:
-        return []
     severity = Severity.CRITICAL if abs(pct) >= t.price_change_pct * 3 else Severity.WARNING
     direction = "dropped" if delta < 0 else "rose"
     return [
@@ -74,10 +81,9 @@ def price_change(old: State, new: State, t: Thresholds, role: str) -> list[Event
 
 
 def buybox_price_change(old: State, new: State, t: Thresholds, role: str) -> list[Event]:
-    if old.buybox_price is None or new.buybox_price is None:
+    if old.buybox_price is None or new.buybox_price is None or old.buybox_price == 0:
         return []
-    delta = new.buybox_price - old.buybox_price
-    if abs(delta) < max(t.min_price_delta, Decimal("0.01")):
+    if not _moved(old.buybox_price, new.buybox_price, t):
         return []
     pct = _pct(old.buybox_price, new.buybox_price)
     return [
@@ -87,7 +93,7 @@ def buybox_price_change(old: State, new: State, t: Thresholds, role: str) -> lis
             str(old.buybox_price),
             str(new.buybox_price),
             f"{pct:+.1f}%",
-            str(t.min_price_delta),
+            f"{t.price_change_pct}%",
             f"Buy Box price moved {pct:+.1f}% to {_money(new.buybox_price, new.currency)}",
         )
     ]
@@ -114,6 +120,8 @@ def buybox_seller(old: State, new: State, t: Thresholds, role: str) -> list[Even
 
 def bsr_change(old: State, new: State, t: Thresholds, role: str) -> list[Event]:
     """Every subcategory (not the main category, whose rank swings by nature) compared."""
+    if old.in_stock is not None and new.in_stock is not None and old.in_stock != new.in_stock:
+        return []  # a stock-out sinks the rank and a restock lifts it: the stock rule says why
     before = {str(e["category"]): int(e["rank"]) for e in list(old.bsr)[1:]}
     events = []
     for entry in list(new.bsr)[1:]:
@@ -226,7 +234,11 @@ def detect(old: State, new: State, thresholds: Thresholds, role: str) -> list[Ev
     events: list[Event] = []
     for rule_fn in RULES.values():
         events.extend(e for e in rule_fn(old, new, thresholds, role) if thresholds.enabled(e.rule))
-    return events
+    # Most pages show the Buy Box offer as the price: the same move told twice is noise.
+    told = {(e.old, e.new) for e in events if e.rule is Rule.PRICE_CHANGE}
+    return [
+        e for e in events if e.rule is not Rule.BUYBOX_PRICE_CHANGE or (e.old, e.new) not in told
+    ]
 
 
 def undercut(
@@ -241,15 +253,16 @@ def undercut(
         return None
     if previous_competitor_price is not None and previous_competitor_price < own_price:
         return None  # already undercutting: not news
-    if own_price - competitor_price < thresholds.min_price_delta:
-        return None
     pct = _pct(own_price, competitor_price)
+    # Both the relative gap and the absolute floor, as for every money rule.
+    if own_price - competitor_price < thresholds.min_price_delta or -pct < thresholds.undercut_pct:
+        return None
     return Event(
         Rule.COMPETITOR_UNDERCUT,
         Severity.CRITICAL,
         str(own_price),
         str(competitor_price),
         f"{pct:+.1f}%",
-        str(thresholds.min_price_delta),
+        f"{thresholds.undercut_pct}%",
         f"A competitor now sells {abs(pct):.1f}% below your {own_label}",
     )

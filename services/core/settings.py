@@ -106,6 +106,8 @@ class CrawlScheduleSettings(BaseModel):
     daily_hour_utc: int = Field(default=6, ge=0, le=23)
     jitter_s: int = Field(default=900, ge=0)
     plan_interval_minutes: int = Field(default=5, ge=1, le=60)
+    # Newly tracked products are gathered this long, then crawled together in one small batch.
+    first_crawl_batch_s: int = Field(default=5, ge=1, le=60)
     retention_days: int = Field(default=400, ge=7)
     partitions_ahead_months: int = Field(default=3, ge=1, le=24)
     # The longest a batch may take from planning to its last snapshot. The Apify run's own

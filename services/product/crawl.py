@@ -53,7 +53,7 @@ Followers = Sequence[tuple[str, Queue]]
 
 def batch_job(trigger: str) -> tuple[ProductJob, Queue]:
     """The job (and its queue) that runs a batch: a seller's refresh goes first."""
-    if trigger == CrawlTrigger.REFRESH:
+    if trigger in (CrawlTrigger.REFRESH, CrawlTrigger.FIRST):
         return ProductJob.REFRESH_BATCH, Queue.CRITICAL
     return ProductJob.CRAWL_BATCH, Queue.DEFAULT
 
@@ -83,6 +83,12 @@ class CrawlPlanner:
             limit=limit,
         )
         return await self.create_batches(due, now, trigger=CrawlTrigger.SCHEDULE)
+
+    async def plan_first(self, now: datetime | None = None, limit: int = 1_000) -> PlanResult:
+        """Batch the tracked products that were never crawled, ahead of the next cycle."""
+        now = now or datetime.now(UTC)
+        never = await self.runs.never_crawled_product_ids(now, limit)
+        return await self.create_batches(never, now, trigger=CrawlTrigger.FIRST)
 
     async def create_batches(
         self, product_ids: list[int], now: datetime, trigger: CrawlTrigger

@@ -49,6 +49,8 @@ class CrawlRunStatus(StrEnum):
 class CrawlTrigger(StrEnum):
     SCHEDULE = "schedule"
     REFRESH = "refresh"
+    # The first crawl of a newly tracked product, so the seller sees data within a minute.
+    FIRST = "first"
 
 
 class Product(Base):

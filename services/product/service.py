@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.auth.service import AccountService
 from services.core.errors import Conflict, FieldError, InvalidInput, NotFound, QuotaExceeded
+from services.core.jobs import Queue
 from services.core.pagination import SortOrder
 from services.core.settings import Settings
 from services.core.thresholds import Thresholds
@@ -23,6 +24,7 @@ from services.product.asin import InvalidProductReference, parse_product_referen
 from services.product.cache import ReadCache, list_version_key, state_key
 from services.product.crawl import CrawlPlanner
 from services.product.history import HistoryService
+from services.product.jobs import ProductJob, first_crawls_job_id
 from services.product.marketplaces import Marketplace
 from services.product.models import CrawlTrigger, Product, TrackedProduct
 from services.product.read_models import latest_state, snapshot_json
@@ -221,8 +223,30 @@ class ProductService:
             raise Conflict("You already track this product", code="already_tracked") from exc
         await self.uow.session.refresh(tracking)
         await self._lists_changed(user)
+        self._ask_first_crawl([product])
         latest = await latest_state(self.snapshots, self.cache, product.id)
         return tracked_read(tracking, product, latest, self.data_source)
+
+    def _ask_first_crawl(self, products: Sequence[Product]) -> None:
+        """A product nobody crawled yet is crawled within a minute, not at the next planning
+        tick: one planning pass per short window, run once the window closes (so after this
+        commit), batches every product tracked meanwhile by any seller."""
+        now = datetime.now(UTC)
+        if not any(
+            p.last_crawled_at is None
+            and (p.crawl_pending_until is None or p.crawl_pending_until < now)
+            for p in products
+        ):
+            return
+        window_s = self.settings.crawl.first_crawl_batch_s if self.settings else 5
+        window, into = divmod(now.timestamp(), window_s)
+        self.uow.jobs.enqueue(
+            ProductJob.PLAN_FIRST_CRAWLS,
+            queue=Queue.CRITICAL,
+            job_id=first_crawls_job_id(int(window)),
+            # Past the window's end: a product tracked late in the window is still in the pass.
+            defer_by_s=window_s - into + 0.5,
+        )
 
     async def track_upload(self, user: Seller, body: bytes, content_type: str) -> BulkTrackResult:
         """Track the lines of a JSON {"items": [...]} body or a CSV upload (100 at most)."""
@@ -292,6 +316,7 @@ class ProductService:
                 )
             if created:
                 await self._lists_changed(user)
+                self._ask_first_crawl([p for p in products if p.id in created])
         results = [outcomes[n] for n in sorted(outcomes)]
         return BulkTrackResult(
             tracked=sum(1 for r in results if r.result is BulkOutcome.TRACKED),

@@ -1,7 +1,7 @@
 """Every benchmark still runs end to end and prints its table, at a tiny size.
 
 No timing is asserted here: speed targets live in the benchmarks (bench/README.md). Each
-benchmark uses its own scratch database and Redis DB (9-14) and drops them when it ends.
+benchmark uses its own scratch database and Redis DB (9-15) and drops them when it ends.
 """
 
 from __future__ import annotations
@@ -34,6 +34,11 @@ CASES = [
     ),
     ("queue_fairness", ["--jobs", "200", "--budget", "3"], "Queue fairness"),
     ("llm_cache", ["--repeats", "5"], "LLM layer: repeated identical report requests"),
+    (
+        "alert_volume",
+        ["--products", "50", "--days", "1"],
+        "Alerts per 1 000 products per simulated day",
+    ),
 ]
 
 

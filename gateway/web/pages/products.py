@@ -101,8 +101,11 @@ class SettingsForm(BaseModel):
     frequency: Frequency = Frequency.DAILY
     price_change_pct: str = ""
     min_price_delta: str = ""
+    undercut_pct: str = ""
     bsr_change_pct: str = ""
+    min_bsr_delta: str = ""
     rating_drop: str = ""
+    min_reviews_removed: str = ""
     my_seller_name: str = Field(default="", max_length=200)
     rules: list[str] = Field(default_factory=list)
 
@@ -400,8 +403,11 @@ class ProductPages(Controller):
                 "frequency": detail.frequency,
                 "price_change_pct": str(thresholds.price_change_pct),
                 "min_price_delta": str(thresholds.min_price_delta),
+                "undercut_pct": str(thresholds.undercut_pct),
                 "bsr_change_pct": str(thresholds.bsr_change_pct),
+                "min_bsr_delta": str(thresholds.min_bsr_delta),
                 "rating_drop": str(thresholds.rating_drop),
+                "min_reviews_removed": str(thresholds.min_reviews_removed),
                 "my_seller_name": thresholds.my_seller_name or "",
                 "rules": [r.value for r in Rule if thresholds.enabled(r)],
             }
@@ -450,8 +456,11 @@ class ProductPages(Controller):
             raw = {
                 "price_change_pct": f.price_change_pct,
                 "min_price_delta": f.min_price_delta,
+                "undercut_pct": f.undercut_pct,
                 "bsr_change_pct": f.bsr_change_pct,
+                "min_bsr_delta": f.min_bsr_delta,
                 "rating_drop": f.rating_drop,
+                "min_reviews_removed": f.min_reviews_removed,
             }
             try:
                 thresholds = Thresholds.model_validate(

@@ -46,6 +46,17 @@ FOR UPDATE SKIP LOCKED
 """
 
 
+_NEVER_CRAWLED_SQL = """
+SELECT p.id FROM products p
+WHERE p.last_crawled_at IS NULL
+  AND (p.crawl_pending_until IS NULL OR p.crawl_pending_until < CAST(:now AS timestamptz))
+  AND EXISTS (SELECT 1 FROM tracked_products t WHERE t.product_id = p.id AND t.is_active)
+ORDER BY p.marketplace, p.id
+LIMIT :limit
+FOR UPDATE OF p SKIP LOCKED
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class CrawlTotals:
     runs: int
@@ -85,6 +96,11 @@ class CrawlRunRepository(Repository):
                 "limit": limit,
             },
         )
+        return [r[0] for r in rows]
+
+    async def never_crawled_product_ids(self, now: datetime, limit: int) -> list[int]:
+        """Lock and return tracked products never crawled and not held by a batch."""
+        rows = await self.session.execute(text(_NEVER_CRAWLED_SQL), {"now": now, "limit": limit})
         return [r[0] for r in rows]
 
     async def hold(self, product_ids: Sequence[int], until: datetime) -> None:

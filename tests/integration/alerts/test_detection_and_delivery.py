@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import hmac
@@ -76,6 +77,26 @@ async def test_a_price_drop_is_stored_once_with_its_evidence(
     # Detection re-run for the same crawl (a retried job) stores nothing new.
     assert await detect(new_uow, settings, run, T0 + timedelta(days=1)) == 0
     assert len(await events(sessionmaker)) == 1
+
+
+async def test_the_daily_cap_holds_when_detections_run_at_once(
+    sessionmaker: async_sessionmaker[AsyncSession], new_uow: UowFactory, settings: Settings
+) -> None:
+    products = await seed_tracked(sessionmaker, count=8)
+    for pid in products:
+        await ingest(sessionmaker, pid, item(), T0)
+    runs = [
+        await ingest(sessionmaker, pid, item(price=Decimal("15.00")), T0 + timedelta(hours=1))
+        for pid in products
+    ]
+    capped = settings.model_copy(deep=True)
+    capped.alerts.daily_cap_per_seller = 3
+    # Eight detection jobs for the same seller at once, each in its own session.
+    stored = await asyncio.gather(
+        *(detect(new_uow, capped, run, T0 + timedelta(hours=1)) for run in runs)
+    )
+    assert sum(stored) == 3
+    assert len(await events(sessionmaker)) == 3
 
 
 async def test_bad_crawls_in_between_never_make_a_change(

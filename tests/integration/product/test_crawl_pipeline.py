@@ -270,3 +270,38 @@ async def test_duplicate_items_keep_the_good_copy_and_never_move_state_twice(
     assert product is not None
     assert product.last_status == "ok"
     assert statuses == ["ok"]
+
+
+async def test_the_first_crawl_pass_takes_only_tracked_never_crawled_unheld_products(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    new_uow: UowFactory,
+    crawl_settings: Settings,
+    redis: Redis,
+) -> None:
+    new, crawled, held, stopped = await seed_tracked(sessionmaker, count=4)
+    now = datetime.now(UTC)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Product).where(Product.id == crawled).values(last_crawled_at=now)
+        )
+        await session.execute(
+            update(Product)
+            .where(Product.id == held)
+            .values(crawl_pending_until=now + timedelta(minutes=5))
+        )
+        await session.execute(
+            text("UPDATE tracked_products SET is_active = false WHERE product_id = :p"),
+            {"p": stopped},
+        )
+    async with new_uow() as uow:
+        result = await CrawlPlanner(uow, crawl_settings).plan_first(now)
+    assert result.products == 1
+    async with sessionmaker() as session:
+        run = await session.get(CrawlRun, result.runs[0])
+        assert run is not None
+        assert (run.product_ids, run.trigger) == ([new], "first")
+    # On the critical queue, as a seller's refresh: someone is waiting for this data.
+    job = crawl_job_id(result.runs[0], "product.refresh_batch")
+    assert await redis.zscore(queue_key(Queue.CRITICAL), job) is not None
+    async with new_uow() as uow:  # held now: a second pass plans nothing
+        assert (await CrawlPlanner(uow, crawl_settings).plan_first(now)).products == 0

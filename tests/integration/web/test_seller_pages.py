@@ -111,6 +111,18 @@ async def test_settings_form_errors_and_save(browser: httpx.AsyncClient, sign_up
     assert r.status_code == 303
     shown = (await browser.get(page)).text
     assert "Kettle" in shown and 'value="3"' in shown
+    # The undercut gap and the rank/review floors are settings of the page too, kept on save.
+    r = await submit(
+        browser,
+        page,
+        f"{page}/settings",
+        {**base, "undercut_pct": "7.5", "min_bsr_delta": "250", "min_reviews_removed": "40"},
+    )
+    assert r.status_code == 303
+    shown = (await browser.get(page)).text
+    assert 'value="7.5"' in shown and 'value="250"' in shown and 'value="40"' in shown
+    r = await submit(browser, page, f"{page}/settings", {**base, "undercut_pct": "101"})
+    assert r.status_code == 422 and 'id="e-undercut_pct"' in r.text
 
 
 @pytest.mark.asyncio

@@ -62,9 +62,31 @@ def test_price_event_carries_old_new_change_threshold_severity() -> None:
     assert event.severity is Severity.CRITICAL  # three times the threshold
 
 
-def test_buybox_price_change() -> None:
-    assert Rule.BUYBOX_PRICE_CHANGE in rules(replace(BASE, buybox_price=Decimal("19.00")))
-    assert Rule.BUYBOX_PRICE_CHANGE not in rules(replace(BASE, buybox_price=Decimal("19.80")))
+FORTY = replace(BASE, price=Decimal("40.00"), buybox_price=Decimal("40.00"))
+
+
+def test_buybox_price_wobble_is_quiet_a_ten_percent_move_alerts() -> None:
+    # $0.50 on $40 passes the absolute floor but is 1.25 %: no alert.
+    assert rules(replace(FORTY, buybox_price=Decimal("39.50")), old=FORTY) == set()
+    assert rules(replace(FORTY, buybox_price=Decimal("41.00")), old=FORTY) == set()
+    moved = replace(FORTY, buybox_price=Decimal("35.99"))
+    assert rules(moved, old=FORTY) == {Rule.BUYBOX_PRICE_CHANGE}
+
+
+def test_every_money_rule_needs_both_the_percentage_and_the_floor() -> None:
+    cheap = replace(BASE, price=Decimal("1.00"), buybox_price=Decimal("1.00"))
+    # +30 % but only $0.30: under the absolute floor.
+    assert rules(replace(cheap, buybox_price=Decimal("1.30")), old=cheap) == set()
+    assert rules(replace(cheap, price=Decimal("1.30")), old=cheap) == set()
+    # $1 on $40 is 2.5 %: under the percentage.
+    assert rules(replace(FORTY, price=Decimal("39.00")), old=FORTY) == set()
+
+
+def test_one_move_of_price_and_buy_box_price_is_one_alert() -> None:
+    new = replace(FORTY, price=Decimal("30.00"), buybox_price=Decimal("30.00"))
+    assert rules(new, old=FORTY) == {Rule.PRICE_CHANGE}
+    quiet_price = Thresholds(disabled_rules=[Rule.PRICE_CHANGE])
+    assert rules(new, old=FORTY, t=quiet_price) == {Rule.BUYBOX_PRICE_CHANGE}
 
 
 def test_buybox_lost_and_won_with_the_sellers_name() -> None:
@@ -81,15 +103,25 @@ def test_buybox_seller_changed_without_a_name() -> None:
 
 def test_subcategory_bsr_change_over_thirty_percent_only() -> None:
     worse = replace(
-        BASE, bsr=[{"rank": 9000, "category": "Electronics"}, {"rank": 140, "category": "Earbuds"}]
+        BASE, bsr=[{"rank": 9000, "category": "Electronics"}, {"rank": 160, "category": "Earbuds"}]
     )
     events = [e for e in detect(BASE, worse, T, "own") if e.rule is Rule.BSR_CHANGE]
     assert len(events) == 1  # the main category's swing does not count
-    assert events[0].new == {"category": "Earbuds", "rank": 140}
-    small = replace(
+    assert events[0].new == {"category": "Earbuds", "rank": 160}
+    # A day's drift of 25 % is no news.
+    drift = replace(
         BASE, bsr=[{"rank": 5000, "category": "Electronics"}, {"rank": 125, "category": "Earbuds"}]
     )
-    assert Rule.BSR_CHANGE not in rules(small)
+    assert Rule.BSR_CHANGE not in rules(drift)
+
+
+def test_a_stock_out_explains_its_rank_change() -> None:
+    out = replace(
+        BASE,
+        in_stock=False,
+        bsr=[{"rank": 12500, "category": "Electronics"}, {"rank": 250, "category": "Earbuds"}],
+    )
+    assert rules(out) == {Rule.OUT_OF_STOCK}
 
 
 def test_bsr_needs_the_minimum_rank_delta() -> None:
@@ -106,6 +138,7 @@ def test_rating_drop(rating: str, fires: bool) -> None:
 def test_reviews_removed() -> None:
     assert Rule.REVIEWS_REMOVED in rules(replace(BASE, review_count=990))
     assert Rule.REVIEWS_REMOVED not in rules(replace(BASE, review_count=1010))
+    assert Rule.REVIEWS_REMOVED not in rules(replace(BASE, review_count=998))  # a re-count
 
 
 def test_stock_out_and_back() -> None:
@@ -149,6 +182,9 @@ def test_competitor_undercut_only_when_it_newly_crosses() -> None:
     assert (
         undercut(Decimal("19.80"), Decimal("21"), Decimal("20"), T, "earbuds") is None
     )  # < min delta
+    # $0.60 under a $40 price is 1.5 %: under the relative gap.
+    assert undercut(Decimal("39.40"), Decimal("41"), Decimal("40"), T, "earbuds") is None
+    assert undercut(Decimal("38.00"), Decimal("41"), Decimal("40"), T, "earbuds") is not None
 
 
 def test_thresholds_validate_ranges() -> None:
