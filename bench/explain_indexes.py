@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 from sqlalchemy import Select, Update, select, update
 from sqlalchemy.dialects import postgresql
 
-from services.alerts.models import Delivery
-from services.alerts.schemas import DeliveryStatus
 from services.auth.models import RefreshToken
 from services.core.db import async_url
 from services.core.migrate import upgrade
@@ -104,22 +102,6 @@ async def main(base: str, scale: float) -> None:
                 )
                 .order_by(CrawlRun.created_at.desc())
                 .limit(1)
-            ),
-            "resend: open runs (CrawlRunRepository.open_before)": (
-                select(CrawlRun.id, CrawlRun.trigger)
-                .where(
-                    CrawlRun.status.in_(OPEN_STATUSES),
-                    CrawlRun.created_at < now - timedelta(minutes=15),
-                )
-                .limit(1000)
-            ),
-            "resend: pending deliveries (DeliveryRepository.pending_before)": (
-                select(Delivery.id)
-                .where(
-                    Delivery.status == DeliveryStatus.PENDING,
-                    Delivery.created_at < now - timedelta(minutes=15),
-                )
-                .limit(1000)
             ),
             "token reuse: revoke a family (RefreshTokenRepository.revoke_family)": (
                 update(RefreshToken)

@@ -127,7 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser(
         "up", help="gateway + worker (all queues) + scheduler, embedded servers if unset"
     )
-    up.add_argument("--no-scheduler", action="store_true", help="do not start the cron process")
+    up.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="do not start the cron process (nor its outbox relay loop)",
+    )
     up.add_argument(
         "--openai-sim", action="store_true", help="write LLM reports with the bundled stand-in"
     )

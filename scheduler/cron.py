@@ -1,12 +1,15 @@
-"""The cron process: ARQ cron entries that only enqueue work for the workers.
+"""The cron process: ARQ cron entries that only enqueue work for the workers, and the outbox relay
+loop that sends the jobs committed to PostgreSQL but not yet in Redis.
 
 Each entry enqueues with a job id derived from its time slot, and ARQ runs a cron entry once per
-slot across processes, so two schedulers running side by side enqueue nothing twice.
+slot across processes, so two schedulers running side by side enqueue nothing twice; their relay
+loops lock the rows they send (SKIP LOCKED), so they never send one row at the same time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
@@ -15,13 +18,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from arq.cron import CronJob, cron
+from prometheus_client import start_http_server
 
 from services.admin.jobs import AdminJob
 from services.admin.queues import publish_schedule, record_cron_run
 from services.admin.schemas import ScheduleEntry
 from services.alerts.jobs import AlertJob
 from services.auth.jobs import AuthJob
+from services.core.db import create_engine, create_sessionmaker
 from services.core.jobs import JobRequest, Queue, create_arq_pool, deserialize, send_job, serialize
+from services.core.outbox import run_relay_loop
 from services.core.settings import Settings
 from services.core.worker_loop import ResilientWorker
 from services.optimization.jobs import OptimizationJob
@@ -69,25 +75,11 @@ def schedules(settings: Settings) -> list[Schedule]:
             at_startup=True,
         ),
         Schedule(
-            "resend-owed-jobs",
-            ProductJob.RESEND_OWED_JOBS,
-            Queue.LOW,
-            600,
-            minute=set(range(3, 60, 10)),
-        ),
-        Schedule(
             "resend-stalled-batches",
             ProductJob.RESEND_STALLED_BATCHES,
             Queue.CRITICAL,
             settings.crawl.stalled_check_s,
             second=set(range(0, 60, settings.crawl.stalled_check_s)),
-        ),
-        Schedule(
-            "resend-owed-deliveries",
-            AlertJob.RESEND_OWED_JOBS,
-            Queue.LOW,
-            600,
-            minute=set(range(4, 60, 10)),
         ),
         Schedule(
             "purge-tokens", AuthJob.PURGE_EXPIRED_TOKENS, Queue.LOW, 86_400, minute=17, hour=3
@@ -184,8 +176,13 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
 
 
 async def run_scheduler(settings: Settings) -> None:
-    """Run the cron entries until SIGINT/SIGTERM."""
+    """Run the cron entries and the outbox relay loop until SIGINT/SIGTERM."""
     redis = await create_arq_pool(settings)
+    engine = create_engine(settings)
+    queue = settings.queue
+    if queue.scheduler_metrics_port:
+        with contextlib.suppress(OSError):  # another scheduler on this host already exports
+            start_http_server(queue.scheduler_metrics_port, addr=queue.metrics_host)
     # Keeps polling through Redis outages; a slot missed meanwhile is sent once Redis is back.
     worker = ResilientWorker(
         functions=[],
@@ -208,10 +205,21 @@ async def run_scheduler(settings: Settings) -> None:
         logger.warning("schedule not published", exc_info=True)
     logger.info("scheduler started", extra={"schedules": [s.name for s in schedules(settings)]})
     runner = asyncio.create_task(worker.async_run())
+    relay = asyncio.create_task(
+        run_relay_loop(
+            create_sessionmaker(engine),
+            redis,
+            interval_s=queue.outbox_relay_interval_s,
+            older_than_s=queue.outbox_relay_after_s,
+            batch=queue.outbox_relay_batch,
+        )
+    )
     stopper = asyncio.create_task(stop.wait())
-    await asyncio.wait([runner, stopper], return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait([runner, relay, stopper], return_when=asyncio.FIRST_COMPLETED)
     stopper.cancel()
+    relay.cancel()
     await worker.close()
     runner.cancel()
-    await asyncio.gather(runner, return_exceptions=True)
+    await asyncio.gather(runner, relay, return_exceptions=True)
+    await engine.dispose()
     logger.info("scheduler stopped")

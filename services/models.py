@@ -8,6 +8,7 @@ def import_all_models() -> None:
     import services.alerts.models
     import services.auth.models
     import services.competitor.models
+    import services.core.models
     import services.llm.models
     import services.optimization.models
     import services.product.models  # noqa: F401

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Any
 
-from services.alerts.delivery import DeliveryRunner, DigestPlanner, resend_owed_jobs
+from services.alerts.delivery import DeliveryRunner, DigestPlanner
 from services.alerts.detection import ChangeDetector
 from services.alerts.jobs import AlertJob
 from services.core.jobs import Hook, Queue
@@ -34,11 +33,3 @@ async def send_digests(ctx: TaskContext) -> dict[str, Any]:
     async with ctx.unit_of_work() as uow:
         created = await DigestPlanner(uow, ctx.settings).plan()
     return {"digests": created}
-
-
-@task(AlertJob.RESEND_OWED_JOBS, Queue.LOW)
-async def resend_owed_deliveries(ctx: TaskContext) -> dict[str, Any]:
-    """Queue again the deliveries whose job never reached Redis."""
-    async with ctx.unit_of_work() as uow:
-        count = await resend_owed_jobs(uow, timedelta(minutes=15))
-    return {"resent": count}

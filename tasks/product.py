@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from services.core.jobs import Hook, Queue
@@ -13,7 +12,6 @@ from services.product.cache import ReadCache
 from services.product.crawl import (
     CrawlBatchRunner,
     CrawlPlanner,
-    resend_owed_jobs,
     resend_stalled_batches,
 )
 from services.product.jobs import ProductJob
@@ -72,14 +70,6 @@ async def refresh_read_models(ctx: TaskContext, run_id: str) -> dict[str, Any]:
     async with ctx.unit_of_work() as uow:
         service = ProductService(uow, cache=ReadCache(ctx.redis, ctx.settings.cache.ttl_s))
         return await service.refresh_read_models(uuid.UUID(run_id))
-
-
-@task(ProductJob.RESEND_OWED_JOBS, Queue.LOW)
-async def resend_owed_crawls(ctx: TaskContext) -> dict[str, Any]:
-    """Queue again the crawl batches whose job never reached Redis."""
-    async with ctx.unit_of_work() as uow:
-        count = await resend_owed_jobs(uow, timedelta(minutes=15))
-    return {"resent": count}
 
 
 # Milliseconds of work every few seconds: on the critical queue so it never waits behind

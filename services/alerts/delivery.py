@@ -246,21 +246,3 @@ class DigestPlanner:
                 )
                 created += 1
         return created
-
-
-async def resend_owed_jobs(uow: UnitOfWork, older_than: timedelta, limit: int = 1000) -> int:
-    """Queue again every delivery still pending after ``older_than``: its job may never have
-    reached Redis (it failed right after the commit). The same deterministic job id makes a
-    second copy harmless: ARQ refuses it while the first is queued or running."""
-    cutoff = datetime.now(UTC) - older_than
-    owed = await DeliveryRepository(uow.session).pending_before(cutoff, limit)
-    for delivery_id in owed:
-        uow.jobs.enqueue(
-            AlertJob.DELIVER,
-            queue=Queue.CRITICAL,
-            job_id=deliver_job_id(delivery_id),
-            # Still pending in PostgreSQL, so owed even if an ended attempt's result is kept.
-            rerun_finished=True,
-            delivery_id=str(delivery_id),
-        )
-    return len(owed)

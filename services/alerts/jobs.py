@@ -10,7 +10,6 @@ class AlertJob(StrEnum):
     DETECT_CHANGES = "alerts.detect_changes"
     DELIVER = "alerts.deliver"
     SEND_DIGESTS = "alerts.send_digests"
-    RESEND_OWED_JOBS = "alerts.resend_owed_jobs"
 
 
 def deliver_job_id(delivery_id: uuid.UUID) -> str:

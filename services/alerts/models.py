@@ -15,7 +15,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
-    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -94,12 +93,6 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("channel_id", "dedupe_key"),
         Index("ix_deliveries_user_id_created_at", "user_id", "created_at"),
-        # Pending deliveries only: re-sending owed jobs.
-        Index(
-            "ix_deliveries_pending_created_at",
-            "created_at",
-            postgresql_where=text("status = 'pending'"),
-        ),
         CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status_known"),
     )
 

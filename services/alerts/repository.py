@@ -249,14 +249,6 @@ class DeliveryRepository(Repository):
             )
         )
 
-    async def pending_before(self, cutoff: datetime, limit: int) -> list[uuid.UUID]:
-        """Deliveries still pending that were created before ``cutoff``."""
-        return await self._all(
-            select(Delivery.id)
-            .where(Delivery.status == DeliveryStatus.PENDING, Delivery.created_at < cutoff)
-            .limit(limit)
-        )
-
     async def list_for_user(
         self, user_id: uuid.UUID, channel_id: uuid.UUID | None, limit: int, offset: int
     ) -> tuple[list[Delivery], int]:

@@ -1,4 +1,5 @@
-"""Queues, the JSON job serializer, and the buffer that sends jobs only after a commit."""
+"""Queues, the JSON job serializer, and the buffer of the jobs a unit of work asks for (written to
+the outbox with its commit, see services/core/outbox.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from typing import Any
 from uuid import UUID
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from arq.constants import job_key_prefix, result_key_prefix
 
 from services.core.logging import request_id_var
 from services.core.settings import Settings
@@ -89,14 +89,12 @@ class JobRequest:
     kwargs: dict[str, Any]
     job_id: str | None = None
     defer_by_s: float | None = None
-    # The caller knows the work is still owed (its row is open in PostgreSQL): a finished
-    # attempt's result kept under the same id must not refuse it.
-    rerun_finished: bool = False
 
 
 @dataclass
 class JobBuffer:
-    """Jobs asked for during a unit of work, sent by the edge once the commit succeeded."""
+    """Jobs asked for during a unit of work: written to the outbox in its transaction, relayed to
+    Redis once the commit succeeded."""
 
     pending: list[JobRequest] = field(default_factory=list)
 
@@ -107,10 +105,9 @@ class JobBuffer:
         queue: Queue,
         job_id: str | None = None,
         defer_by_s: float | None = None,
-        rerun_finished: bool = False,
         **kwargs: Any,
     ) -> None:
-        self.pending.append(JobRequest(function, queue, kwargs, job_id, defer_by_s, rerun_finished))
+        self.pending.append(JobRequest(function, queue, kwargs, job_id, defer_by_s))
 
     def announce(
         self, hook: Hook, followers: Sequence[tuple[str, Queue]], key: str, **kwargs: Any
@@ -122,41 +119,25 @@ class JobBuffer:
     def discard(self) -> None:
         self.pending.clear()
 
-    async def flush(self, redis: ArqRedis) -> list[str | None]:
-        """Send every pending job; returns each job id, or None where a same-id job exists."""
-        sent: list[str | None] = []
+    def take(self) -> list[JobRequest]:
+        """The pending jobs, leaving the buffer empty."""
         requests, self.pending = self.pending, []
-        for request in requests:
-            sent.append(await send_job(redis, request))
-        return sent
+        return requests
 
 
 async def send_job(redis: ArqRedis, request: JobRequest) -> str | None:
-    """Enqueue one job now, carrying the current request id for its logs."""
+    """Enqueue one job now, outside any transaction (the scheduler's cron entries), carrying
+    the current request id for its logs."""
     kwargs = dict(request.kwargs)
     kwargs[META_KWARG] = {"request_id": request_id_var.get()}
 
-    async def enqueue() -> Any:
-        return await redis.enqueue_job(
-            request.function,
-            _job_id=request.job_id,
-            _queue_name=queue_key(request.queue),
-            _defer_by=request.defer_by_s,
-            **kwargs,
-        )
-
-    job = await enqueue()
-    # ARQ refuses an id while the job exists *or* its result is kept (for the admin's view).
-    # A result with no job left means an earlier attempt ended (gave up during an outage, say)
-    # while the work is still owed: forget that result and send it again.
-    if (
-        job is None
-        and request.rerun_finished
-        and request.job_id is not None
-        and not await redis.exists(job_key_prefix + request.job_id)
-    ):
-        await redis.delete(result_key_prefix + request.job_id)
-        job = await enqueue()
+    job = await redis.enqueue_job(
+        request.function,
+        _job_id=request.job_id,
+        _queue_name=queue_key(request.queue),
+        _defer_by=request.defer_by_s,
+        **kwargs,
+    )
     if job is None:
         logger.info(
             "job already queued",

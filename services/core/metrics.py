@@ -79,3 +79,16 @@ QUEUE_PAUSED = Gauge("shelfwatch_queue_paused", "1 while a queue is paused by an
 QUEUE_IN_PROGRESS = Gauge(
     "shelfwatch_queue_in_progress_jobs", "Jobs of a queue running right now", ["queue"]
 )
+
+# The transactional outbox (services/core/outbox.py).
+OUTBOX_BACKLOG = Gauge(
+    "shelfwatch_outbox_backlog_jobs", "Jobs committed to the outbox and not yet in Redis"
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "shelfwatch_outbox_oldest_age_seconds", "Age of the oldest job waiting in the outbox"
+)
+OUTBOX_RELAYED = Counter(
+    "shelfwatch_outbox_relayed_total",
+    "Outbox rows handed to Redis (or found already there), by relay path and outcome",
+    ["path", "outcome"],
+)

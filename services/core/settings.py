@@ -73,6 +73,14 @@ class QueueSettings(BaseModel):
     metrics_port: int = Field(default=9101, ge=0, le=65_535)
     # Loopback by default; a container sets 0.0.0.0 so Prometheus on the private network scrapes.
     metrics_host: str = "127.0.0.1"
+    # The scheduler's outbox relay loop: how often it looks, how old a row must be before the
+    # loop sends it (younger rows are being sent by the process that committed them), and how
+    # many rows one pass takes.
+    outbox_relay_interval_s: float = Field(default=2.0, gt=0, le=300)
+    outbox_relay_after_s: float = Field(default=10.0, ge=0, le=3600)
+    outbox_relay_batch: int = Field(default=200, ge=1, le=10_000)
+    # Prometheus endpoint of the scheduler process (the outbox gauges); 0 turns it off.
+    scheduler_metrics_port: int = Field(default=9102, ge=0, le=65_535)
 
 
 class ApifySettings(BaseModel):

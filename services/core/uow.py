@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.core import outbox
 from services.core.errors import DomainError
 from services.core.jobs import JobBuffer
 
@@ -24,31 +26,41 @@ class UnitOfWork:
     after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
+async def _commit(uow: UnitOfWork) -> list[uuid.UUID]:
+    """Write the asked-for jobs to the outbox, then commit them with everything else."""
+    written = await outbox.write(uow.session, uow.jobs.take())
+    await uow.session.commit()
+    return written
+
+
 @asynccontextmanager
 async def unit_of_work(
     sessionmaker: async_sessionmaker[AsyncSession], redis: ArqRedis | None
 ) -> AsyncIterator[UnitOfWork]:
-    """Commit on success then send the jobs; on any error roll back and drop them."""
+    """Commit on success (the jobs with it, in the outbox) then relay the jobs to Redis; on any
+    error roll back, the jobs with it. Without ``redis`` the relay loop sends them."""
     async with sessionmaker() as session:
         uow = UnitOfWork(session)
         try:
             yield uow
-            await session.commit()
         except DomainError as exc:
             if not exc.keeps_changes:
                 uow.jobs.discard()
                 await session.rollback()
                 raise
-            await session.commit()
+            written = await _commit(uow)
+            if redis is not None:
+                await outbox.relay_written(sessionmaker, redis, written)
             raise
         except BaseException:
             uow.jobs.discard()
             await session.rollback()
             raise
-        if redis is not None and uow.jobs.pending:
-            await uow.jobs.flush(redis)
-        for hook in uow.after_commit:
-            try:
-                await hook()
-            except Exception:  # the commit stands; a missed cache bump only costs freshness
-                logger.warning("after-commit hook failed", exc_info=True)
+        written = await _commit(uow)
+    if redis is not None:
+        await outbox.relay_written(sessionmaker, redis, written)
+    for hook in uow.after_commit:
+        try:
+            await hook()
+        except Exception:  # the commit stands; a missed cache bump only costs freshness
+            logger.warning("after-commit hook failed", exc_info=True)

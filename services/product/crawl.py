@@ -43,7 +43,6 @@ __all__ = [
     "CrawlBatchRunner",
     "CrawlPlanner",
     "crawl_job_id",
-    "resend_owed_jobs",
     "resend_stalled_batches",
 ]
 
@@ -566,29 +565,6 @@ class CrawlBatchRunner:
         return given_up
 
 
-async def resend_owed_jobs(uow: UnitOfWork, older_than: timedelta, limit: int = 1000) -> int:
-    """Queue again every queued/running crawl run older than ``older_than``.
-
-    Jobs are sent to Redis right after their transaction commits; if Redis fails in that instant
-    the run exists without its job, and a job that gave up (retries spent during an outage)
-    leaves its run open. Sending it again with the same deterministic job id is harmless: ARQ
-    refuses a second copy while one is queued or running, and an ended attempt's kept result
-    does not block it (the run is still open, so the work is owed).
-    """
-    cutoff = datetime.now(UTC) - older_than
-    runs = await CrawlRunRepository(uow.session).open_before(cutoff, limit)
-    for run_id, trigger in runs:
-        task, queue = batch_job(trigger)
-        uow.jobs.enqueue(
-            task,
-            queue=queue,
-            job_id=crawl_job_id(run_id, task),
-            rerun_finished=True,
-            run_id=str(run_id),
-        )
-    return len(runs)
-
-
 async def resend_stalled_batches(uow: UnitOfWork, settings: Settings, limit: int = 1000) -> int:
     """Send a new job for every open batch whose lease lapsed (its worker died, or its job
     failed or timed out), handing it the lease to start; returns how many were sent.
@@ -597,7 +573,7 @@ async def resend_stalled_batches(uow: UnitOfWork, settings: Settings, limit: int
     left in Redis (its in-progress marker, its failed result) makes ARQ refuse it. A batch
     past its deadline, or re-sent ``queue.max_tries`` times already, is given up and its
     products released instead. Batches that never had a lease are not this pass's business:
-    their first job is still owed.
+    their first job waits in the outbox or in Redis.
     """
     crawl = settings.crawl
     runs = CrawlRunRepository(uow.session)

@@ -14,7 +14,6 @@ class ProductJob(StrEnum):
     # The same batch crawl for a seller's on-demand refresh, served by the critical queue.
     REFRESH_BATCH = "product.refresh_batch"
     REFRESH_READ_MODELS = "product.refresh_read_models"
-    RESEND_OWED_JOBS = "product.resend_owed_jobs"
     RESEND_STALLED_BATCHES = "product.resend_stalled_batches"
     MAINTAIN_PARTITIONS = "product.maintain_partitions"
 

@@ -108,8 +108,8 @@ class CrawlRun(Base):
     __tablename__ = "crawl_runs"
     __table_args__ = (
         Index("ix_crawl_runs_created_at", "created_at"),
-        # Open runs only, a handful among a year of finished ones: re-sending owed jobs, and
-        # "is this product in a pending batch?" on every refresh (see docs/queries.md).
+        # Open runs only, a handful among a year of finished ones: "is this product in a pending
+        # batch?" on every refresh (see docs/queries.md).
         Index(
             "ix_crawl_runs_open_created_at",
             "created_at",

@@ -89,6 +89,7 @@ def stack(settings: Settings, tmp_path: Path) -> Iterator[Stack]:
         "SHELFWATCH_APIFY__TOKEN": "e2e-token",
         "SHELFWATCH_APIFY__SIMULATED": "true",
         "SHELFWATCH_QUEUE__METRICS_PORT": "0",
+        "SHELFWATCH_QUEUE__SCHEDULER_METRICS_PORT": "0",
         "SHELFWATCH_SIM_PORT": str(sim_port),
     }
     stack = Stack(env=env, logs=tmp_path)

@@ -295,12 +295,19 @@ def test_rules_and_dashboards_use_only_names_the_running_processes_export(stack:
         "low",
         extra_env={"SHELFWATCH_QUEUE__METRICS_PORT": str(worker_metrics_port)},
     )
+    scheduler_metrics_port = free_port()
+    stack.start(
+        "scheduler",
+        "scheduler",
+        extra_env={"SHELFWATCH_QUEUE__SCHEDULER_METRICS_PORT": str(scheduler_metrics_port)},
+    )
     stack.wait_port("gateway", gateway_port, 90)
     # One request, so the HTTP metrics exist (Litestar creates them on first use).
     assert httpx.get(f"http://127.0.0.1:{gateway_port}/api/v1/system").status_code == 200
     gateway = _scrape(gateway_port)
     worker = _scrape(worker_metrics_port)
-    exported = exposition_names(gateway) | exposition_names(worker)
+    scheduler = _scrape(scheduler_metrics_port)
+    exported = exposition_names(gateway) | exposition_names(worker) | exposition_names(scheduler)
 
     used = used_metric_names()
     missing = {
@@ -322,6 +329,10 @@ def test_rules_and_dashboards_use_only_names_the_running_processes_export(stack:
         "shelfwatch_crawl_runs_total",
     ):
         assert name in exposition_names(worker), name
+
+    # The scheduler exports its outbox relay's gauges and counter (its own /metrics port).
+    for name in ("shelfwatch_outbox_backlog_jobs", "shelfwatch_outbox_oldest_age_seconds"):
+        assert name in exposition_names(scheduler), name
 
     # Every log line of both processes carries the fields Alloy turns into labels, and the
     # gateway's access lines carry the request id the logs dashboard filters on.

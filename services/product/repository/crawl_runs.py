@@ -201,15 +201,6 @@ class CrawlRunRepository(Repository):
             .limit(1)
         )
 
-    async def open_before(self, cutoff: datetime, limit: int) -> list[tuple[uuid.UUID, str]]:
-        """(id, trigger) of queued or running runs created before ``cutoff``."""
-        rows = await self.session.execute(
-            select(CrawlRun.id, CrawlRun.trigger)
-            .where(CrawlRun.status.in_(OPEN_STATUSES), CrawlRun.created_at < cutoff)
-            .limit(limit)
-        )
-        return [(r[0], r[1]) for r in rows]
-
     async def recent(self, limit: int) -> list[CrawlRun]:
         return await self._all(select(CrawlRun).order_by(CrawlRun.created_at.desc()).limit(limit))
 

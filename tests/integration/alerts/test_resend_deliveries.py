@@ -1,62 +1,55 @@
-"""Owed delivery jobs are sent again: a pending delivery whose job never reached Redis."""
+"""A delivery asked for while Redis is down is not lost: its job waits in the outbox (committed
+with the delivery record) and the relay loop sends it once Redis is back, exactly once."""
 
 from __future__ import annotations
-
-import uuid
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.alerts.delivery import resend_owed_jobs
 from services.alerts.jobs import deliver_job_id
 from services.alerts.models import Delivery, NotificationChannel
+from services.alerts.service import AlertService
 from services.auth.models import User
 from services.core.jobs import Queue, create_arq_pool, queue_key
+from services.core.outbox import relay_due
 from services.core.settings import Settings
 from services.core.uow import unit_of_work
 from tests.factories import seed_tracked
+from tests.outbox_support import outbox_rows, unreachable_arq
 
 pytestmark = pytest.mark.asyncio
 
 
-async def test_stale_pending_deliveries_are_sent_again_once(
+async def test_a_delivery_asked_for_while_redis_is_down_is_sent_once_when_it_is_back(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, redis: Redis
 ) -> None:
     await seed_tracked(sessionmaker, count=1)
-    old, recent, sent = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     async with sessionmaker() as session, session.begin():
         user_id = await session.scalar(select(User.id))
         channel = NotificationChannel(
             user_id=user_id, name="hook", kind="webhook", target="https://example.com/h"
         )
         session.add(channel)
-        await session.flush()
-        hour_ago = datetime.now(UTC) - timedelta(hours=1)
-        for delivery_id, status, created in (
-            (old, "pending", hour_ago),
-            (recent, "pending", datetime.now(UTC)),
-            (sent, "sent", hour_ago),
-        ):
-            session.add(
-                Delivery(
-                    id=delivery_id,
-                    user_id=user_id,
-                    channel_id=channel.id,
-                    kind="event",
-                    dedupe_key=f"event:{delivery_id}",
-                    status=status,
-                    created_at=created,
-                )
-            )
+    assert user_id is not None
+
+    down = unreachable_arq()
+    async with unit_of_work(sessionmaker, down) as uow:
+        delivery = await AlertService(uow, settings.alerts).send_test(user_id, channel.id)
+    await down.aclose()
+    async with sessionmaker() as session:
+        stored = await session.get(Delivery, delivery.id)
+        assert stored is not None and stored.status == "pending"
+    (row,) = await outbox_rows(sessionmaker)
+    assert row["job_id"] == deliver_job_id(delivery.id)
+
     arq = await create_arq_pool(settings)
     try:
         for _ in range(2):
-            async with unit_of_work(sessionmaker, arq) as uow:
-                assert await resend_owed_jobs(uow, timedelta(minutes=15)) == 1
+            await relay_due(sessionmaker, arq, older_than_s=0, batch=10)
     finally:
         await arq.aclose()
     queued = await redis.zrange(queue_key(Queue.CRITICAL), 0, -1)
-    assert queued == [deliver_job_id(old).encode()]
+    assert queued == [deliver_job_id(delivery.id).encode()]
+    assert await outbox_rows(sessionmaker) == []

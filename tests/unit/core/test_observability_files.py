@@ -84,6 +84,7 @@ def test_promtool_unit_tests_of_the_main_alerts_pass() -> None:
         "HighHttpLatencyP95",
         "QueueBacklog",
         "QueueJobsWaitingTooLong",
+        "OutboxStuck",
         "DeadLetterGrowing",
         "CrawlBlockedRatioHigh",
         "ApifyCostPerDayHigh",
@@ -107,6 +108,7 @@ def test_the_rules_cover_what_the_operator_must_know() -> None:
         "HighHttpLatencyP95",
         "QueueBacklog",
         "QueueJobsWaitingTooLong",
+        "OutboxStuck",
         "DeadLetterGrowing",
         "WorkersMissing",
         "WorkerPoolDown",
@@ -152,6 +154,7 @@ def test_prometheus_scrapes_every_process_of_the_compose_file() -> None:
     assert targets["gateway"] == {"gateway:8000"}
     for pool in ("critical", "default", "low"):
         assert targets[f"worker-{pool}"] == {f"worker-{pool}:9101"}
+    assert targets["scheduler"] == {"scheduler:9102"}
     assert targets["redis"] == {"redis-exporter:9121"}
     assert targets["postgres"] == {"postgres-exporter:9187"}
     for hosts in targets.values():
