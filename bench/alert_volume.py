@@ -128,12 +128,16 @@ async def _run(args: argparse.Namespace) -> tuple[list[Counter[str]], int]:
                     await asyncio.sleep(1)
                     await _settled(conn, redis, args.timeout)
                     rows = await conn.fetch(
-                        "SELECT rule, count(*) AS n FROM alert_events WHERE created_at > $1 "
-                        "GROUP BY rule",
+                        "SELECT rule, severity, count(*) AS n FROM alert_events "
+                        "WHERE created_at > $1 GROUP BY rule, severity",
                         before,
                     )
                     if day:  # day 0 only lays down the first snapshots
-                        per_day.append(Counter({r["rule"]: r["n"] for r in rows}))
+                        counts: Counter[str] = Counter()
+                        for r in rows:
+                            counts[r["rule"]] += r["n"]
+                            counts[SEVERITY + r["severity"]] += r["n"]
+                        per_day.append(counts)
         finally:
             await conn.close()
             await redis.aclose()
@@ -142,8 +146,16 @@ async def _run(args: argparse.Namespace) -> tuple[list[Counter[str]], int]:
     return per_day, args.products
 
 
+# Severity counts ride in the per-day counters under this prefix, apart from the rules.
+SEVERITY = "severity:"
+
+
 def report(per_day: list[Counter[str]], products: int, args: argparse.Namespace) -> str:
     scale = 1000 / products
+    severities: Counter[str] = Counter()
+    for day in per_day:
+        for key in [k for k in day if k.startswith(SEVERITY)]:
+            severities[key.removeprefix(SEVERITY)] += day.pop(key)
     totals: Counter[str] = Counter()
     for day in per_day:
         totals.update(day)
@@ -174,6 +186,12 @@ def report(per_day: list[Counter[str]], products: int, args: argparse.Namespace)
         "default thresholds; re-arm window and daily cap off",
         f"after the default daily cap of {cap} per seller: "
         f"{sum(min(cap, d / scale) for d in daily) / len(daily) * scale:.1f} per 1 000 per day",
+        "by severity, per 1 000 a day: "
+        + ", ".join(
+            f"{name} {severities.get(name, 0) * scale / len(per_day):.1f}"
+            for name in ("critical", "warning", "info")
+        )
+        + " (a channel set to warning and above sends the first two)",
     ]
     return (
         table(
