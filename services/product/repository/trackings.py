@@ -100,6 +100,18 @@ class TrackingRepository(Repository):
             )
         )
 
+    async def get_with_product_for_user(
+        self, user_id: uuid.UUID, tracking_id: uuid.UUID
+    ) -> tuple[TrackedProduct, Product] | None:
+        """One of the seller's trackings and its product, in one round trip."""
+        result = await self.session.execute(
+            select(TrackedProduct, Product)
+            .join(Product, Product.id == TrackedProduct.product_id)
+            .where(TrackedProduct.user_id == user_id, TrackedProduct.id == tracking_id)
+        )
+        row = result.one_or_none()
+        return (row[0], row[1]) if row is not None else None
+
     async def list_active_with_role(
         self, user_id: uuid.UUID, role: str
     ) -> list[tuple[TrackedProduct, Product]]:
