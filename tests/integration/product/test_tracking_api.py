@@ -353,3 +353,35 @@ async def test_reads_fall_back_to_postgres_when_redis_is_down(
     finally:
         await resources.redis.connection_pool.disconnect()
         resources.redis.connection_pool = healthy
+
+
+async def test_list_pages_by_own_columns_match_the_full_query(
+    client: httpx.AsyncClient,
+    make_seller: MakeSeller,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Sorted by the tracking's own columns the page is picked before the per-product lookups;
+    a title/ASIN search that matches every row takes the full query: both give the same rows,
+    order, totals and latest state on every page."""
+    auth = await make_seller()
+    aliases = ["beta", None, "Alpha", "beta", None, "gamma", "alpha"]
+    for n, alias in enumerate(aliases):
+        await track(client, auth, f"B0PAGE{n:04d}", **({"alias": alias} if alias else {}))
+    for n in (0, 3, 5):
+        pid = await product_id(sessionmaker, f"B0PAGE{n:04d}")
+        await ingest(sessionmaker, pid, item(asin=f"B0PAGE{n:04d}", price=Decimal(n + 10)), NOW)
+
+    async def page(**params: Any) -> dict[str, Any]:
+        r = await client.get("/api/v1/products", headers=auth, params=params)
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    for sort in ("created_at", "alias", "asin"):
+        for order in ("asc", "desc"):
+            for limit, offset in ((50, 0), (3, 3), (3, 6)):
+                paging = {"sort": sort, "order": order, "limit": limit, "offset": offset}
+                picked_first = await page(**paging)
+                full = await page(**paging, q="B0PAGE")
+                assert picked_first == full, paging
+    assert (await page(sort="alias", order="asc", limit=50))["total"] == len(aliases)
