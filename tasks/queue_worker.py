@@ -32,10 +32,31 @@ class ShelfwatchWorker(Worker):
     """One queue's ARQ worker: stops picking jobs while its queue is paused, records running,
     retrying and finished jobs, and archives permanent failures in PostgreSQL."""
 
-    def __init__(self, *args: Any, queue: Queue, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, queue: Queue, borrow_up_to: int | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.queue = queue
         self._fetched = 0
+        # The queue's own share of the process's concurrency; ``max_jobs`` becomes the share
+        # plus whatever the lenders leave idle, recomputed before every poll.
+        self.share = self.max_jobs
+        self.borrow_up_to = max(self.share, borrow_up_to or 0)
+        # ARQ sizes its semaphore from max_jobs at construction: size it for the ceiling.
+        self.sem = asyncio.BoundedSemaphore(self.borrow_up_to + 1)
+        self.lenders: list[ShelfwatchWorker] = []
+
+    def lend_from(self, workers: list[ShelfwatchWorker]) -> None:
+        """Let this queue use the idle slots of these (the other queues of the process)."""
+        self.lenders = [w for w in workers if w is not self]
+
+    def _allowance(self) -> int:
+        """The share, plus the lenders' slots that no job of theirs is using right now. A
+        lender's slots are never taken from it: its own semaphore is untouched, so a critical
+        job arriving starts at once (the process runs over its total for as long as the
+        borrowed jobs take), and no new job is borrowed while the lender is busy."""
+        spare = sum(max(0, w.share - w.job_counter) for w in self.lenders)
+        return min(self.borrow_up_to, self.share + spare)
 
     async def _poll_iteration(self) -> None:
         """One poll, then, while the queue keeps handing out ready jobs, the next one as soon
@@ -55,6 +76,7 @@ class ShelfwatchWorker(Worker):
                 self.allow_pick_jobs = not await is_paused(self.pool, self.queue)
                 checked_at = loop.time()
             self._fetched = 0
+            self.max_jobs = self._allowance()
             await super()._poll_iteration()
             if not self._fetched or not self.allow_pick_jobs or not self.tasks:
                 return  # nothing ready (or paused): ARQ sleeps poll_delay before the next poll
@@ -179,7 +201,7 @@ class ShelfwatchWorker(Worker):
     def report(self) -> dict[str, Any]:
         """This worker's part of the process's registry entry."""
         return {
-            "capacity": self.max_jobs,
+            "capacity": self.share,
             "running": sorted(self.job_tasks),
             "completed": self.jobs_complete,
             "failed": self.jobs_failed,
