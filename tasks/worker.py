@@ -137,9 +137,7 @@ async def run_workers(
     workers = [
         # ``low`` may also run on the slots critical and default leave idle, up to the process's
         # total: a backlog of scheduled work drains at the machine's pace on a quiet worker.
-        build_worker(
-            q, n, context, tasks, settings.queue.concurrency if q is Queue.LOW else None
-        )
+        build_worker(q, n, context, tasks, settings.queue.concurrency if q is Queue.LOW else None)
         for q, n in caps.items()
     ]
     for w in workers:

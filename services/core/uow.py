@@ -33,7 +33,9 @@ async def unit_of_work(
         uow = UnitOfWork(session)
         try:
             yield uow
-            await session.commit()
+            # A request answered from the cache never began a transaction: nothing to commit.
+            if session.in_transaction():
+                await session.commit()
         except DomainError as exc:
             if not exc.keeps_changes:
                 uow.jobs.discard()
