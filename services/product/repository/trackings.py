@@ -28,7 +28,7 @@ SORTS = {
 # nothing (UNION ALL under LIMIT 1 never starts the second branch once the first gave a row):
 # the same answer, without probing every monthly partition for every tracked product (the
 # history-at-scale benchmark found the list at ~8x its 50 ms budget that way).
-_LATEST = """
+_STATE_LOOKUPS = """
 LEFT JOIN LATERAL (
     (SELECT * FROM snapshots x WHERE x.product_id = t.product_id AND x.status = 'ok'
        AND x.captured_at > CAST(:week_ago AS timestamptz) - interval '30 days'
@@ -51,11 +51,16 @@ LEFT JOIN LATERAL (
      ORDER BY x.captured_at DESC LIMIT 1)
     LIMIT 1
 ) w ON true
+"""
+
+_TITLE_LOOKUP = """
 LEFT JOIN LATERAL (
     SELECT title FROM listing_versions v WHERE v.product_id = t.product_id
     ORDER BY v.captured_at DESC, v.id DESC LIMIT 1
 ) lv ON true
 """
+
+_LATEST = _STATE_LOOKUPS + _TITLE_LOOKUP
 
 _STATE_COLUMNS = """
        s.captured_at AS as_of, s.currency, s.price, s.buybox_price, s.buybox_seller, s.in_stock,
@@ -76,9 +81,10 @@ ORDER BY {order} NULLS LAST, t.id
 LIMIT :limit OFFSET :offset
 """
 
-# Sorted by the tracking's or product's own columns (the default sort among them), the page is
-# chosen first and only its rows get the three per-product lookups: 50 products' worth instead
-# of every tracked product's (the same rows in the same order as _LIST_SQL gives).
+# The page is chosen first and only its rows get the full per-product lookups: sorted by the
+# tracking's or product's own columns (the default sort among them) no lookup at all is needed
+# to choose it, sorted by state only the two state lookups (the same rows in the same order as
+# _LIST_SQL gives).
 _PAGE_FIRST_SQL = """
 WITH page AS (
     SELECT t.id, t.product_id, p.marketplace, p.asin, t.alias, t.tags, t.role, t.frequency,
@@ -87,6 +93,7 @@ WITH page AS (
            row_number() OVER (ORDER BY {order} NULLS LAST, t.id) AS position
     FROM tracked_products t
     JOIN products p ON p.id = t.product_id
+    {sort_lookups}
     WHERE t.user_id = :user_id {filters}
     ORDER BY {order} NULLS LAST, t.id
     LIMIT :limit OFFSET :offset
@@ -98,17 +105,35 @@ FROM page t
 {latest}
 ORDER BY t.position
 """
-# Sort keys computed from tracked_products and products alone.
-_PAGE_FIRST_SORTS = frozenset({"created_at", "alias", "asin"})
+# Sort keys computed from tracked_products and products alone: the page needs no lookup.
+_OWN_COLUMN_SORTS = frozenset({"created_at", "alias", "asin"})
+# A window's ORDER BY cannot name an output column: the 7-day change as an expression.
+_PAGE_SORT_KEYS = {
+    **SORTS,
+    "price_change_7d": "CASE WHEN w.price > 0 AND s.price IS NOT NULL "
+    "THEN round((s.price - w.price) / w.price * 100, 2) END",
+}
 
 
 def list_sql(sort: str, descending: bool, filters: Sequence[str] = (), search: bool = False) -> str:
     """The seller's list query for one sort (``search``: the filters read the listing title,
     which needs every row's lookups)."""
-    order = SORTS[sort] + (" DESC" if descending else " ASC")
-    template = _PAGE_FIRST_SQL if sort in _PAGE_FIRST_SORTS and not search else _LIST_SQL
-    return template.format(
-        filters=" ".join(filters), order=order, state=_STATE_COLUMNS.strip(), latest=_LATEST
+    direction = " DESC" if descending else " ASC"
+    if search:
+        return _LIST_SQL.format(
+            filters=" ".join(filters),
+            order=SORTS[sort] + direction,
+            state=_STATE_COLUMNS.strip(),
+            latest=_LATEST,
+        )
+    # Sorted by state, every row still needs the two state lookups to be ranked, but only the
+    # page's rows get the title lookup and their full state read.
+    return _PAGE_FIRST_SQL.format(
+        filters=" ".join(filters),
+        order=_PAGE_SORT_KEYS[sort] + direction,
+        sort_lookups="" if sort in _OWN_COLUMN_SORTS else _STATE_LOOKUPS,
+        state=_STATE_COLUMNS.strip(),
+        latest=_LATEST,
     )
 
 

@@ -355,21 +355,24 @@ async def test_reads_fall_back_to_postgres_when_redis_is_down(
         resources.redis.connection_pool = healthy
 
 
-async def test_list_pages_by_own_columns_match_the_full_query(
+async def test_list_pages_picked_before_the_lookups_match_the_full_query(
     client: httpx.AsyncClient,
     make_seller: MakeSeller,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    """Sorted by the tracking's own columns the page is picked before the per-product lookups;
-    a title/ASIN search that matches every row takes the full query: both give the same rows,
-    order, totals and latest state on every page."""
+    """Without a title search the page is picked before the full per-product lookups; a search
+    that matches every row takes the full query: both give the same rows, order, totals and
+    latest state for every sort, in both directions."""
     auth = await make_seller()
     aliases = ["beta", None, "Alpha", "beta", None, "gamma", "alpha"]
     for n, alias in enumerate(aliases):
         await track(client, auth, f"B0PAGE{n:04d}", **({"alias": alias} if alias else {}))
-    for n in (0, 3, 5):
+    for n, price in ((0, "14"), (3, "12.50"), (5, "14"), (6, "30")):
         pid = await product_id(sessionmaker, f"B0PAGE{n:04d}")
-        await ingest(sessionmaker, pid, item(asin=f"B0PAGE{n:04d}", price=Decimal(n + 10)), NOW)
+        await ingest(sessionmaker, pid, item(asin=f"B0PAGE{n:04d}", price=Decimal(price)), NOW)
+        if n != 6:  # a week-old price for some: their 7-day change is known
+            old = item(asin=f"B0PAGE{n:04d}", price=Decimal(10 + n))
+            await ingest(sessionmaker, pid, old, NOW - timedelta(days=8))
 
     async def page(**params: Any) -> dict[str, Any]:
         r = await client.get("/api/v1/products", headers=auth, params=params)
@@ -377,11 +380,14 @@ async def test_list_pages_by_own_columns_match_the_full_query(
         body: dict[str, Any] = r.json()
         return body
 
-    for sort in ("created_at", "alias", "asin"):
+    sorts = ("created_at", "alias", "asin", "price", "rating", "reviews", "price_change_7d")
+    for sort in sorts:
         for order in ("asc", "desc"):
-            for limit, offset in ((50, 0), (3, 3), (3, 6)):
-                paging = {"sort": sort, "order": order, "limit": limit, "offset": offset}
-                picked_first = await page(**paging)
-                full = await page(**paging, q="B0PAGE")
-                assert picked_first == full, paging
-    assert (await page(sort="alias", order="asc", limit=50))["total"] == len(aliases)
+            paging = {"sort": sort, "order": order, "limit": 3, "offset": 2}
+            picked_first = await page(**paging)
+            full = await page(**paging, q="B0PAGE")
+            assert picked_first == full, paging
+            assert len(picked_first["items"]) == 3
+    whole = await page(sort="price_change_7d", order="desc", limit=50)
+    assert whole == await page(sort="price_change_7d", order="desc", limit=50, q="B0PAGE")
+    assert whole["total"] == len(aliases)
