@@ -34,7 +34,7 @@ from services.core.db import create_engine, create_sessionmaker
 from services.core.settings import Settings
 from services.product.repository import SnapshotRepository, TrackingRepository
 from services.product.repository.snapshots import _HISTORY_SQL
-from services.product.repository.trackings import _LIST_SQL, SORTS
+from services.product.repository.trackings import list_sql
 
 REPEATS = 7
 
@@ -126,7 +126,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                 "limit": 50,
                 "offset": 0,
             }
-            sql = _LIST_SQL.format(filters="", order=SORTS[sort] + " DESC")
+            sql = list_sql(sort, descending=True)
 
             async def call(session: Any, sort: str = sort, params: dict[str, Any] = params) -> Any:
                 rows, _ = await TrackingRepository(session).list_for_user(

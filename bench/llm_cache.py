@@ -85,7 +85,9 @@ async def _measure(state: Bench, repeats: int) -> dict[str, Any]:
     engine = create_engine(settings)
     arq = await create_arq_pool(settings)
     gateway = OpenAIConnector(settings.openai)
-    llm = LlmService(functools.partial(unit_of_work, create_sessionmaker(engine), arq), gateway)
+    llm = LlmService(
+        functools.partial(unit_of_work, create_sessionmaker(engine), arq), gateway, arq
+    )
     conn = await asyncpg.connect(db_url)
     try:
         before = await _sim_requests(sim)

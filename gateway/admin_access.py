@@ -8,7 +8,7 @@ from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
-from gateway.dependencies import provide_current_user, resources
+from gateway.dependencies import resources, signed_in_account
 from gateway.state import Resources
 from services.admin.queues import QueueStore
 from services.admin.service import Actor, AdminService
@@ -29,6 +29,5 @@ def admin_service_for(res: Resources, uow: UnitOfWork, user: User) -> AdminServi
 async def provide_admin_service(
     request: Request[Any, Any, Any], state: State, uow: NamedDependency[UnitOfWork]
 ) -> AdminService:
-    # The class-level ``requires_admin`` guard already authenticated this request (cached).
-    current = await provide_current_user(request, state)
-    return admin_service_for(resources(state), uow, current.user)
+    # The class-level ``requires_admin`` guard already loaded this request's account (cached).
+    return admin_service_for(resources(state), uow, await signed_in_account(request))

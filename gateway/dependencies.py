@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any, cast
@@ -16,7 +17,7 @@ from redis.exceptions import RedisError
 
 from gateway.state import Resources
 from services.auth.models import Role, User
-from services.auth.service import AuthService, revoked_access_key
+from services.auth.service import AuthService, token_check_keys, token_refusal
 from services.auth.tokens import AccessClaims, decode_access_token
 from services.core.errors import NotAuthenticated, PermissionDenied
 from services.core.logging import user_id_var
@@ -43,13 +44,32 @@ async def provide_auth_service(state: State, uow: NamedDependency[UnitOfWork]) -
 
 
 @dataclass(frozen=True, slots=True)
+class SignedIn:
+    """The account a verified, unrevoked token of an active account speaks for. The modules
+    behind the API need only its id, so authenticating reads no database row."""
+
+    id: uuid.UUID
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
 class CurrentUser:
-    user: User
+    user: SignedIn
     claims: AccessClaims
 
     @property
-    def id(self) -> Any:
+    def id(self) -> uuid.UUID:
         return self.user.id
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeVerdict:
+    """The edge's verdict on a request's bearer token: its claims and whether Redis found the
+    token revoked or its account disabled, read in the rate limiter's round trip."""
+
+    claims: AccessClaims
+    revoked: bool
+    disabled: bool
 
 
 def bearer_token(request: ASGIConnection[Any, Any, Any, Any]) -> str:
@@ -61,6 +81,8 @@ def bearer_token(request: ASGIConnection[Any, Any, Any, Any]) -> str:
 
 
 _CURRENT_USER = "shelfwatch.current_user"
+_ACCOUNT = "shelfwatch.account"
+EDGE_VERDICT = "shelfwatch.edge_verdict"
 
 
 async def provide_current_user(request: Request[Any, Any, Any], state: State) -> CurrentUser:
@@ -69,39 +91,81 @@ async def provide_current_user(request: Request[Any, Any, Any], state: State) ->
     return known if known is not None else await authenticate(request)
 
 
-async def authenticate(request: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser:
-    """Check the bearer token and load its account (once per request)."""
-    res = resources(request.app.state)
-    claims = decode_access_token(res.settings.auth, bearer_token(request))
+async def _check_token(res: Resources, claims: AccessClaims) -> tuple[bool, bool] | None:
+    """(revoked, disabled) in one round trip; None when Redis cannot say."""
     try:
-        revoked = bool(await res.redis.exists(revoked_access_key(claims.jti)))
+        async with res.redis.pipeline(transaction=False) as pipe:
+            for key in token_check_keys(claims):
+                pipe.exists(key)
+            revoked, disabled = await pipe.execute()
     except (RedisError, OSError):
-        # Reads must keep working while Redis is away; a revoked token lives 15 minutes at most.
+        return None
+    return bool(revoked), bool(disabled)
+
+
+async def authenticate(request: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser:
+    """Check the bearer token and its account (once per request): signature and expiry here,
+    revocation and the account's disabled mark in Redis (usually already read by the rate
+    limiter in its round trip), PostgreSQL only when Redis cannot answer."""
+    res = resources(request.app.state)
+    token = bearer_token(request)
+    checked = cast("EdgeVerdict | None", request.scope.get(EDGE_VERDICT))
+    verdict: tuple[bool, bool] | None
+    if checked is not None:
+        claims, verdict = checked.claims, (checked.revoked, checked.disabled)
+    else:
+        claims = decode_access_token(res.settings.auth, token)
+        verdict = await _check_token(res, claims)
+    if verdict is None:
+        # Reads must keep working while Redis is away: the row says whether the account is
+        # active; a revoked token lives 15 minutes at most.
         logger.warning("revocation check unavailable; token accepted on its signature")
-        revoked = False
-    if revoked:
-        raise NotAuthenticated("The access token was revoked", code="token_revoked")
+        if await _load_account(request, claims.user_id) is None:
+            raise NotAuthenticated("The account is no longer active", code="account_disabled")
+    else:
+        refusal = token_refusal(*verdict)
+        if refusal is not None:
+            raise refusal
+    request.scope["state"]["user_id"] = str(claims.user_id)
+    user_id_var.set(str(claims.user_id))
+    current = CurrentUser(user=SignedIn(claims.user_id, claims.role), claims=claims)
+    request.scope[_CURRENT_USER] = current  # type: ignore[literal-required]
+    return current
+
+
+async def _load_account(
+    request: ASGIConnection[Any, Any, Any, Any], user_id: uuid.UUID
+) -> User | None:
+    known = cast("User | None", request.scope.get(_ACCOUNT))
+    if known is not None:
+        return known
+    res = resources(request.app.state)
     # Its own short session, not the request's unit of work: Litestar does not close generator
     # dependencies when a later one raises, so a refusal here must not hold a connection.
     async with res.sessionmaker() as session:
-        user = await AuthService(session, res.redis, res.settings.auth).find_active_user(
-            claims.user_id
-        )
+        user = await AuthService(session, res.redis, res.settings.auth).find_active_user(user_id)
+    if user is not None:
+        request.scope[_ACCOUNT] = user  # type: ignore[literal-required]
+    return user
+
+
+async def signed_in_account(request: ASGIConnection[Any, Any, Any, Any]) -> User:
+    """The full account row of the signed-in user, for the few routes that show or check more
+    than its id (``/me``, the admin routes); read once per request."""
+    current = await authenticate(request)
+    user = await _load_account(request, current.id)
     if user is None:
         raise NotAuthenticated("The account is no longer active", code="account_disabled")
-    request.scope["state"]["user_id"] = str(user.id)
-    user_id_var.set(str(user.id))
-    current = CurrentUser(user=user, claims=claims)
-    request.scope[_CURRENT_USER] = current  # type: ignore[literal-required]
-    return current
+    return user
 
 
 async def requires_admin(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:
     """Guard of the admin routes: 401 without a valid token, 403 for a non-admin account."""
-    current = await authenticate(connection)
-    if current.user.role != Role.ADMIN:
+    # The role is read from the row, not the token: a demoted admin loses access at once.
+    account = await signed_in_account(connection)
+    if account.role != Role.ADMIN:
         raise PermissionDenied("This needs an admin account")
 
 

@@ -1,20 +1,16 @@
 """Per-user (per-IP when anonymous) rate limiting in Redis, at each seller's plan rate.
 
 Litestar's own RateLimitMiddleware has one rate for everyone and a read-modify-write under a
-process-local lock; the ``limits`` library gives an atomic Redis fixed window we can size per plan.
+process-local lock; an atomic Redis fixed window sized per plan needs three commands, sent in
+one pipeline with the token checks.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
-import time
 from typing import Any
 
-from limits import RateLimitItemPerMinute
-from limits.aio.storage import RedisStorage
-from limits.aio.strategies import FixedWindowRateLimiter
 from litestar import Litestar
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
@@ -27,9 +23,10 @@ from litestar.types import (
     Send,
 )
 
-from gateway.dependencies import resources
+from gateway.dependencies import EDGE_VERDICT, EdgeVerdict, resources
 from gateway.problems import PROBLEM_JSON, problem_body
-from services.auth.tokens import decode_access_token
+from services.auth.service import token_check_keys
+from services.auth.tokens import AccessClaims, decode_access_token
 from services.core.errors import NotAuthenticated
 from services.core.outage import OutageLog
 from services.core.settings import Settings
@@ -54,33 +51,21 @@ async def send_json(send: Send, status: int, body: dict[str, Any], headers: dict
     await send(HTTPResponseBodyEvent(type="http.response.body", body=payload, more_body=False))
 
 
-def limits_storage_uri(redis_url: str) -> str:
-    return "async+" + redis_url if not redis_url.startswith("async+") else redis_url
+WINDOW_S = 60
 
 
 class RateLimitMiddleware:
-    """Adds RateLimit-* headers to every counted response and answers 429 past the limit."""
+    """Adds RateLimit-* headers to every counted response and answers 429 past the limit.
+
+    A fixed window per identity that starts at its first request (as the ``limits`` library's
+    fixed window does), counted in the same Redis round trip that reads the bearer token's
+    revocation and its account's disabled mark: one round trip per request for both."""
 
     def __init__(self, app: Litestar, settings: Settings) -> None:
         self.app = app
         self.settings = settings
-        self._limiter: FixedWindowRateLimiter | None = None
 
-    @property
-    def limiter(self) -> FixedWindowRateLimiter:
-        # Built on first use, over the app's own Redis pool (opened in the lifespan).
-        if self._limiter is None:
-            pool = resources(self.app.state).redis.connection_pool
-            storage = RedisStorage(
-                limits_storage_uri(self.settings.redis.url),
-                implementation="redispy",
-                key_prefix="shelfwatch:ratelimit",
-                connection_pool=pool,  # type: ignore[arg-type]
-            )
-            self._limiter = FixedWindowRateLimiter(storage)
-        return self._limiter
-
-    def _identity(self, scope: Scope) -> tuple[str, int]:
+    def _identity(self, scope: Scope) -> tuple[str, int, AccessClaims | None]:
         for name, value in scope.get("headers", []):
             if name == b"authorization":
                 scheme, _, token = value.decode("latin-1").partition(" ")
@@ -89,20 +74,34 @@ class RateLimitMiddleware:
                         claims = decode_access_token(self.settings.auth, token.strip())
                     except NotAuthenticated:
                         break  # counted as anonymous; the route itself answers 401
-                    return f"user:{claims.user_id}", claims.rate_limit_per_minute
+                    return f"user:{claims.user_id}", claims.rate_limit_per_minute, claims
                 break
         ip = scope.get("state", {}).get("client_ip") or "unknown"
-        return f"ip:{ip}", self.settings.http.anonymous_rate_per_minute
+        return f"ip:{ip}", self.settings.http.anonymous_rate_per_minute, None
+
+    async def _count(
+        self, identity: str, claims: AccessClaims | None
+    ) -> tuple[int, int, list[Any]]:
+        """(hits in the window, seconds until it resets, token-check answers)."""
+        key = f"shelfwatch:ratelimit:{identity}"
+        # MULTI/EXEC: the window cannot expire between opening it and counting in it.
+        async with resources(self.app.state).redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, 0, ex=WINDOW_S, nx=True)  # opens the window; INCR keeps its TTL
+            pipe.incr(key)
+            pipe.ttl(key)
+            if claims is not None:
+                for check in token_check_keys(claims):
+                    pipe.exists(check)
+            _, hits, ttl, *checks = await pipe.execute()
+        return int(hits), int(ttl), checks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP or scope["path"].startswith(EXEMPT_PREFIXES):
             await self.app(scope, receive, send)
             return
-        identity, rate = self._identity(scope)
-        item = RateLimitItemPerMinute(rate)
+        identity, rate, claims = self._identity(scope)
         try:
-            allowed = await self.limiter.hit(item, identity)
-            stats = await self.limiter.get_window_stats(item, identity)
+            hits, reset_in, checks = await self._count(identity, claims)
         except Exception as exc:
             # Fails open: while Redis is away requests are served uncounted, for the length
             # of the outage. Failing closed would turn a Redis restart into a full API outage,
@@ -110,10 +109,15 @@ class RateLimitMiddleware:
             limiter_outage_log.seen("rate limiter unavailable; request not counted", exc)
             await self.app(scope, receive, send)
             return
-        reset_in = max(0, math.ceil(stats.reset_time - time.time()))
+        if claims is not None:
+            revoked, disabled = (bool(c) for c in checks)
+            scope[EDGE_VERDICT] = EdgeVerdict(claims, revoked, disabled)  # type: ignore[literal-required]
+        allowed = hits <= rate
+        reset_in = reset_in if reset_in >= 0 else WINDOW_S
+        remaining = max(0, rate - hits)
         headers = {
             "RateLimit-Limit": str(rate),
-            "RateLimit-Remaining": str(stats.remaining),
+            "RateLimit-Remaining": str(remaining),
             "RateLimit-Reset": str(reset_in),
             "RateLimit-Policy": f"{rate};w=60",
         }

@@ -50,7 +50,7 @@ class TaskContext:
         """The shared LLM layer, its transactions opened by this context."""
         if self.openai is None:
             self.openai = OpenAIConnector(self.settings.openai)
-        return LlmService(self.unit_of_work, self.openai)
+        return LlmService(self.unit_of_work, self.openai, self.redis)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:

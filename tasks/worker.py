@@ -1,7 +1,8 @@
 """Worker processes: one ARQ worker per queue, several of them sharing one process.
 
 A process serving every queue splits its concurrency 6:3:1 over critical/default/low, so a flood
-of scheduled crawls can never starve user-initiated refreshes and alert deliveries.
+of scheduled crawls can never starve user-initiated refreshes and alert deliveries; ``low`` also
+borrows the slots the other two leave idle, never the ones they use.
 """
 
 from __future__ import annotations
@@ -46,7 +47,11 @@ def capacities(settings: Settings, queues: Sequence[Queue]) -> dict[Queue, int]:
 
 
 def build_worker(
-    queue: Queue, max_jobs: int, context: TaskContext, tasks: Sequence[TaskDef] = ALL_TASKS
+    queue: Queue,
+    max_jobs: int,
+    context: TaskContext,
+    tasks: Sequence[TaskDef] = ALL_TASKS,
+    borrow_up_to: int | None = None,
 ) -> ShelfwatchWorker:
     settings = context.settings
     functions = [
@@ -56,6 +61,7 @@ def build_worker(
     ]
     return ShelfwatchWorker(
         queue=queue,
+        borrow_up_to=borrow_up_to,
         functions=functions,
         queue_name=queue_key(queue),
         redis_pool=context.redis,
@@ -128,7 +134,15 @@ async def run_workers(
     # A queue with no task registered yet has nothing to serve (ARQ refuses an empty worker).
     served = [q for q in queues if any(t.queue is q for t in tasks)]
     caps = capacities(settings, served)
-    workers = [build_worker(q, n, context, tasks) for q, n in caps.items()]
+    workers = [
+        # ``low`` may also run on the slots critical and default leave idle, up to the process's
+        # total: a backlog of scheduled work drains at the machine's pace on a quiet worker.
+        build_worker(q, n, context, tasks, settings.queue.concurrency if q is Queue.LOW else None)
+        for q, n in caps.items()
+    ]
+    for w in workers:
+        if w.queue is Queue.LOW:
+            w.lend_from(workers)
     name = worker_name([q.value for q in caps])
     if settings.queue.metrics_port:
         with contextlib.suppress(OSError):  # another worker on this host already exports

@@ -9,7 +9,7 @@ from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from gateway.dependencies import CurrentUser
+from gateway.dependencies import CurrentUser, signed_in_account
 from services.auth.schemas import (
     LoginRequest,
     LogoutRequest,
@@ -65,6 +65,8 @@ class AuthController(Controller):
         await auth_service.logout(current_user.claims, data.refresh_token if data else None)
 
     @get("/me")
-    async def me(self, current_user: NamedDependency[CurrentUser]) -> UserRead:
+    async def me(
+        self, request: Request[Any, Any, Any], current_user: NamedDependency[CurrentUser]
+    ) -> UserRead:
         """The signed-in account and its plan."""
-        return UserRead.model_validate(current_user.user)
+        return UserRead.model_validate(await signed_in_account(request))

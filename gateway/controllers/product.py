@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, MediaType, Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
@@ -37,6 +37,12 @@ from services.product.schemas import (
     TrackingRole,
 )
 from services.product.service import ProductService
+
+
+def json_body(body: bytes) -> Response[Any]:
+    """An answer the service already encoded (from the read cache, as stored); the route's
+    return type still documents its schema."""
+    return Response(body, media_type=MediaType.JSON)
 
 
 def data_source(state: State) -> str:
@@ -123,10 +129,9 @@ class ProductController(Controller):
         current_user: NamedDependency[CurrentUser],
         product_service: NamedDependency[ProductService],
         filters: NamedDependency[TrackedProductFilter],
-    ) -> Page[TrackedProductRow]:
+    ) -> Response[Page[TrackedProductRow]]:
         """The seller's tracked products with their latest state, 7-day change and age."""
-        items, total = await product_service.list_tracked(current_user.user, filters)
-        return filters.page(items, total)
+        return json_body(await product_service.list_page_json(current_user.user, filters))
 
     @get("/{tracking_id:uuid}")
     async def detail(
@@ -179,10 +184,12 @@ class ProductController(Controller):
         range: FromQuery[HistoryRange | None] = None,
         start: FromQuery[datetime | None] = None,
         end: FromQuery[datetime | None] = None,
-    ) -> HistoryRead:
+    ) -> Response[HistoryRead]:
         """One metric over 7d/30d/90d/1y or a custom start/end (BSR: one series per category)."""
-        return await product_service.history(
-            current_user.user, tracking_id, metric, range, start, end
+        return json_body(
+            await product_service.history_json(
+                current_user.user, tracking_id, metric, range, start, end
+            )
         )
 
     @get("/{tracking_id:uuid}/history.csv", media_type="text/csv")

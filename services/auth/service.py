@@ -73,6 +73,27 @@ def revoked_access_key(jti: str) -> str:
     return f"auth:revoked:{jti}"
 
 
+def disabled_account_key(user_id: uuid.UUID) -> str:
+    """Redis key marking a disabled account. A disabled account gets no new token (login and
+    refresh read the row), so the mark only has to outlive the access tokens issued before."""
+    return f"auth:disabled:{user_id}"
+
+
+def token_check_keys(claims: AccessClaims) -> tuple[str, str]:
+    """What a request with this token must find absent: its revocation and its account's mark.
+    Both are read in the same Redis round trip as the rate limit."""
+    return revoked_access_key(claims.jti), disabled_account_key(claims.user_id)
+
+
+def token_refusal(revoked: bool, disabled: bool) -> NotAuthenticated | None:
+    """The 401 for a token whose revocation or account mark was found, else None."""
+    if revoked:
+        return NotAuthenticated("The access token was revoked", code="token_revoked")
+    if disabled:
+        return NotAuthenticated("The account is no longer active", code="account_disabled")
+    return None
+
+
 class LoginThrottle:
     """Failed logins, as OWASP recommends: per (account, IP) pair with growing delays, and per
     IP across all accounts. Nothing counts per account alone, so an outsider guessing a
@@ -264,6 +285,15 @@ class AuthService:
             if not data.is_active:
                 await self.tokens.revoke_all_for_user(user.id, datetime.now(UTC))
         await self.session.flush()
+        if data.is_active is not None:
+            # Requests authenticate without reading the row, so the mark is what refuses the
+            # account's live access tokens at once. A Redis error fails the change (503): a
+            # disable that only half happened must not be reported as done.
+            key = disabled_account_key(user.id)
+            if data.is_active:
+                await self.redis.delete(key)
+            else:
+                await self.redis.set(key, "1", ex=self.settings.access_token_ttl_s)
         return user
 
     async def _issue_pair(self, user: User, family_id: uuid.UUID) -> TokenPair:

@@ -28,7 +28,10 @@ class UnitOfWork:
 
 async def _commit(uow: UnitOfWork) -> list[uuid.UUID]:
     """Write the asked-for jobs to the outbox, then commit them with everything else."""
-    written = await outbox.write(uow.session, uow.jobs.take())
+    requests = uow.jobs.take()
+    if not requests and not uow.session.in_transaction():
+        return []  # a request answered from the cache never began a transaction
+    written = await outbox.write(uow.session, requests)
     await uow.session.commit()
     return written
 

@@ -1,6 +1,6 @@
 """The shared OpenAI layer used by competitor and optimization jobs (never by HTTP requests).
 
-llm = LlmService(ctx.unit_of_work, OpenAIConnector(settings.openai))
+llm = LlmService(ctx.unit_of_work, OpenAIConnector(settings.openai), ctx.redis)
 result = await llm.complete(MY_PROMPT, MyInput(...))   # LlmResult[MyOutput]
 """
 

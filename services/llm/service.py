@@ -6,16 +6,20 @@ database connection is held while the API thinks.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Generic, Literal
+from typing import Any, Generic, Literal, cast
 
 import openai
 from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from services.core.metrics import LLM_CACHE_HITS, LLM_CALLS, LLM_COST, LLM_FAILURES, LLM_TOKENS
 from services.core.uow import UnitOfWork
@@ -23,6 +27,9 @@ from services.llm.client import OpenAIConnector
 from services.llm.models import LlmCachedResult, LlmCall
 from services.llm.prompts import InT, OutT, Prompt
 from services.llm.repository import LlmRepository
+
+FRONT_PREFIX = "llm:result:"
+FRONT_TTL_S = 24 * 3600
 
 logger = logging.getLogger(__name__)
 
@@ -84,9 +91,15 @@ class _Attempt:
 class LlmService:
     """The shared OpenAI layer: nothing module-specific lives here."""
 
-    def __init__(self, unit_of_work: UnitOfWorkFactory, gateway: OpenAIConnector) -> None:
+    def __init__(
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        gateway: OpenAIConnector,
+        redis: Redis | None = None,
+    ) -> None:
         self.unit_of_work = unit_of_work
         self.gateway = gateway
+        self.redis = redis
 
     @property
     def enabled(self) -> bool:
@@ -99,12 +112,16 @@ class LlmService:
     async def cached(self, prompt: Prompt[InT, OutT], data: InT) -> LlmResult[OutT] | None:
         """The stored result for this input, or None (never calls the API)."""
         key = prompt.cache_key(self.model, data)
-        async with self.unit_of_work() as uow:
-            entry = await LlmRepository(uow.session).cached(key)
-        if entry is None:
-            return None
+        stored = await self._front_get(key)
+        if stored is None:
+            async with self.unit_of_work() as uow:
+                entry = await LlmRepository(uow.session).cached(key)
+            if entry is None:
+                return None
+            stored = {"model": entry.model, "output": entry.output}
+            await self._front_set(key, stored)
         try:
-            output = prompt.output_model.model_validate(entry.output)
+            output = prompt.output_model.model_validate(stored["output"])
         except ValidationError:  # stored under the same version, so only a manual edit
             logger.warning("cached LLM result no longer validates", extra={"key": key})
             return None
@@ -113,11 +130,31 @@ class LlmService:
             status="ok",
             prompt_name=prompt.name,
             prompt_version=prompt.version,
-            model=entry.model,
+            model=str(stored["model"]),
             cache_key=key,
             output=output,
             cached=True,
         )
+
+    # PostgreSQL keeps every result; Redis answers repeats in one round trip instead of a
+    # pool checkout, BEGIN, SELECT and COMMIT. An entry never changes (its key hashes the
+    # model, prompt version and input), so the copy needs no invalidation, only a TTL to
+    # bound its memory; Redis trouble falls back to PostgreSQL.
+
+    async def _front_get(self, key: str) -> dict[str, Any] | None:
+        if self.redis is None:
+            return None
+        try:
+            raw = await self.redis.get(FRONT_PREFIX + key)
+        except (RedisError, OSError):
+            return None
+        return cast("dict[str, Any]", json.loads(raw)) if raw else None
+
+    async def _front_set(self, key: str, stored: dict[str, Any]) -> None:
+        if self.redis is None:
+            return
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.set(FRONT_PREFIX + key, json.dumps(stored), ex=FRONT_TTL_S)
 
     async def complete(self, prompt: Prompt[InT, OutT], data: InT) -> LlmResult[OutT]:
         """The prompt's answer for ``data``: from the cache, else from the API with one repair
@@ -288,6 +325,8 @@ class LlmService:
                 ]
             )
             if result.ok and result.output is not None:
+                # Not copied to Redis here: the first lookup after the commit copies what
+                # PostgreSQL kept (the first writer's result when two jobs raced).
                 await repo.store(
                     LlmCachedResult(
                         cache_key=key,

@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from services.core.errors import FieldError, InvalidInput
 from services.product.cache import ReadCache
 from services.product.models import Product
@@ -16,6 +18,7 @@ from services.product.repository import SnapshotRepository
 from services.product.schemas import HistoryMetric, HistoryRange, HistoryRead, SeriesPoint
 
 MAX_SPAN = timedelta(days=2 * 365)
+SERIES: TypeAdapter[dict[str, list[SeriesPoint]]] = TypeAdapter(dict[str, list[SeriesPoint]])
 
 
 def resolve_range(
@@ -74,14 +77,16 @@ class HistoryService:
         self.snapshots = snapshots
         self.cache = cache
 
-    async def series(
+    async def _cached(
         self,
         product: Product,
         metric: str,
         range_: str | None,
         start: datetime | None,
         end: datetime | None,
-    ) -> HistoryRead:
+    ) -> tuple[HistoryRead, list[Any] | dict[str, Any]]:
+        """(the answer without its points, its series in final JSON form): named ranges are
+        cached already serialised, so a hit validates and encodes no point again."""
         if metric not in set(HistoryMetric):
             raise InvalidInput(
                 f"Unknown metric {metric!r}",
@@ -92,28 +97,54 @@ class HistoryService:
         start, end, name = resolve_range(range_, start, end, now)
         # The last crawl time is part of the key: every ingest makes a new entry.
         version = product.last_crawled_at.timestamp() if product.last_crawled_at else 0
-        key = f"cache:history:{product.id}:{metric}:{name}:{version}"
+        key = f"cache:history-json:{product.id}:{metric}:{name}:{version}"
         cached = await self.cache.get(key) if name else None
         if cached is None:
             rows = await self.snapshots.history_rows(product.id, start, end)
+            series = _series(metric, rows)
             cached = {
-                "series": _series(metric, rows),
+                # Validated and serialised once, exactly as the answer carries them.
+                "series": SERIES.dump_python(SERIES.validate_python(series), mode="json"),
                 "currency": rows[-1]["currency"] if rows else None,
                 "as_of": rows[-1]["captured_at"].isoformat() if rows else None,
             }
             if name:
                 await self.cache.set(key, cached)
-        return HistoryRead(
+        head = HistoryRead(
             metric=metric,
             start=start,
             end=end,
             currency=cached["currency"],
-            series={
-                k: [SeriesPoint(t=p["t"], v=p["v"]) for p in points]
-                for k, points in cached["series"].items()
-            },
+            series={},
             as_of=cached["as_of"],
         )
+        return head, cached["series"]
+
+    async def series(
+        self,
+        product: Product,
+        metric: str,
+        range_: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> HistoryRead:
+        head, series = await self._cached(product, metric, range_, start, end)
+        head.series = SERIES.validate_python(series)
+        return head
+
+    async def series_json(
+        self,
+        product: Product,
+        metric: str,
+        range_: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> bytes:
+        """The same answer as ``series``, as the API's JSON body."""
+        head, series = await self._cached(product, metric, range_, start, end)
+        body = head.model_dump(mode="json")
+        body["series"] = series  # keeps the field's place: the same bytes as ``series`` gives
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
     async def csv(
         self, product: Product, range_: str | None, start: datetime | None, end: datetime | None

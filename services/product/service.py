@@ -328,11 +328,10 @@ class ProductService:
     async def own_tracking(
         self, user: Seller, tracking_id: uuid.UUID
     ) -> tuple[TrackedProduct, Product]:
-        tracking = await self.trackings.get_by_id_for_user(user.id, tracking_id)
-        product = await self.products.get(tracking.product_id) if tracking else None
-        if tracking is None or product is None:
+        found = await self.trackings.get_with_product_for_user(user.id, tracking_id)
+        if found is None:
             raise NotFound("No such tracked product")
-        return tracking, product
+        return found
 
     async def get(self, user: Seller, tracking_id: uuid.UUID) -> TrackedProductDetail:
         """Latest good state (every BSR entry), current listing, recent alerts, thresholds."""
@@ -388,21 +387,18 @@ class ProductService:
 
         self.uow.after_commit.append(bump)
 
-    async def list_tracked(
+    async def _list_key(self, user: Seller, filters: TrackedProductFilter, kind: str) -> str | None:
+        """The cache key of one list page under the seller's current list version."""
+        version = await self.cache.version(list_version_key(user.id))
+        if version is None:
+            return None
+        params = filters.model_dump(mode="json")
+        digest = hashlib.sha256(json.dumps(params).encode()).hexdigest()[:24]
+        return f"cache:{kind}:{user.id}:{version}:{digest}"
+
+    async def _list_rows(
         self, user: Seller, filters: TrackedProductFilter
     ) -> tuple[list[TrackedProductRow], int]:
-        """One page of the seller's list and its total: ``(items, total)``."""
-        params = filters.model_dump(mode="json")
-        version = await self.cache.version(list_version_key(user.id))
-        key = None
-        if version is not None:
-            digest = hashlib.sha256(json.dumps(params).encode()).hexdigest()[:24]
-            key = f"cache:list:{user.id}:{version}:{digest}"
-            cached = await self.cache.get(key)
-            if cached is not None:
-                return [TrackedProductRow.model_validate(r) for r in cached["rows"]], cached[
-                    "total"
-                ]
         rows, total = await self.trackings.list_for_user(
             user.id,
             week_ago=datetime.now(UTC) - timedelta(days=7),
@@ -416,12 +412,40 @@ class ProductService:
             limit=filters.limit,
             offset=filters.offset,
         )
-        items = [_row(r) for r in rows]
+        return [_row(r) for r in rows], total
+
+    async def list_tracked(
+        self, user: Seller, filters: TrackedProductFilter
+    ) -> tuple[list[TrackedProductRow], int]:
+        """One page of the seller's list and its total: ``(items, total)``."""
+        key = await self._list_key(user, filters, "list")
+        if key is not None:
+            cached = await self.cache.get(key)
+            if cached is not None:
+                return [TrackedProductRow.model_validate(r) for r in cached["rows"]], cached[
+                    "total"
+                ]
+        items, total = await self._list_rows(user, filters)
         if key is not None:
             await self.cache.set(
                 key, {"rows": [r.model_dump(mode="json") for r in items], "total": total}
             )
         return items, total
+
+    async def list_page_json(self, user: Seller, filters: TrackedProductFilter) -> bytes:
+        """One page of the seller's list as the API's JSON body (``Page[TrackedProductRow]``),
+        cached encoded: a hit goes back to the client as stored, with no row validated or
+        encoded again and no database connection taken."""
+        key = await self._list_key(user, filters, "list-json")
+        if key is not None:
+            cached = await self.cache.get_bytes(key)
+            if cached is not None:
+                return cached
+        items, total = await self._list_rows(user, filters)
+        body = filters.page(items, total).model_dump_json().encode()
+        if key is not None:
+            await self.cache.set_bytes(key, body)
+        return body
 
     async def history(
         self,
@@ -435,6 +459,21 @@ class ProductService:
         """One metric of a tracked product over a named or custom range."""
         _, product = await self.own_tracking(user, tracking_id)
         return await HistoryService(self.snapshots, self.cache).series(
+            product, metric, range_, start, end
+        )
+
+    async def history_json(
+        self,
+        user: Seller,
+        tracking_id: uuid.UUID,
+        metric: str,
+        range_: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> bytes:
+        """``history`` as the API's JSON body (named ranges answered from the cache as stored)."""
+        _, product = await self.own_tracking(user, tracking_id)
+        return await HistoryService(self.snapshots, self.cache).series_json(
             product, metric, range_, start, end
         )
 

@@ -28,16 +28,7 @@ SORTS = {
 # nothing (UNION ALL under LIMIT 1 never starts the second branch once the first gave a row):
 # the same answer, without probing every monthly partition for every tracked product (the
 # history-at-scale benchmark found the list at ~8x its 50 ms budget that way).
-_LIST_SQL = """
-SELECT t.id, t.product_id, p.marketplace, p.asin, t.alias, t.tags, t.role, t.frequency,
-       t.is_active, t.created_at, p.last_status, p.last_crawled_at,
-       s.captured_at AS as_of, s.currency, s.price, s.buybox_price, s.buybox_seller, s.in_stock,
-       s.rating, s.review_count, s.bsr, lv.title,
-       CASE WHEN w.price > 0 AND s.price IS NOT NULL
-            THEN round((s.price - w.price) / w.price * 100, 2) END AS price_change_7d,
-       count(*) OVER () AS total
-FROM tracked_products t
-JOIN products p ON p.id = t.product_id
+_STATE_LOOKUPS = """
 LEFT JOIN LATERAL (
     (SELECT * FROM snapshots x WHERE x.product_id = t.product_id AND x.status = 'ok'
        AND x.captured_at > CAST(:week_ago AS timestamptz) - interval '30 days'
@@ -60,14 +51,91 @@ LEFT JOIN LATERAL (
      ORDER BY x.captured_at DESC LIMIT 1)
     LIMIT 1
 ) w ON true
+"""
+
+_TITLE_LOOKUP = """
 LEFT JOIN LATERAL (
     SELECT title FROM listing_versions v WHERE v.product_id = t.product_id
     ORDER BY v.captured_at DESC, v.id DESC LIMIT 1
 ) lv ON true
+"""
+
+_LATEST = _STATE_LOOKUPS + _TITLE_LOOKUP
+
+_STATE_COLUMNS = """
+       s.captured_at AS as_of, s.currency, s.price, s.buybox_price, s.buybox_seller, s.in_stock,
+       s.rating, s.review_count, s.bsr, lv.title,
+       CASE WHEN w.price > 0 AND s.price IS NOT NULL
+            THEN round((s.price - w.price) / w.price * 100, 2) END AS price_change_7d
+"""
+
+_LIST_SQL = """
+SELECT t.id, t.product_id, p.marketplace, p.asin, t.alias, t.tags, t.role, t.frequency,
+       t.is_active, t.created_at, p.last_status, p.last_crawled_at, {state},
+       count(*) OVER () AS total
+FROM tracked_products t
+JOIN products p ON p.id = t.product_id
+{latest}
 WHERE t.user_id = :user_id {filters}
 ORDER BY {order} NULLS LAST, t.id
 LIMIT :limit OFFSET :offset
 """
+
+# The page is chosen first and only its rows get the full per-product lookups: sorted by the
+# tracking's or product's own columns (the default sort among them) no lookup at all is needed
+# to choose it, sorted by state only the two state lookups (the same rows in the same order as
+# _LIST_SQL gives).
+_PAGE_FIRST_SQL = """
+WITH page AS (
+    SELECT t.id, t.product_id, p.marketplace, p.asin, t.alias, t.tags, t.role, t.frequency,
+           t.is_active, t.created_at, p.last_status, p.last_crawled_at,
+           count(*) OVER () AS total,
+           row_number() OVER (ORDER BY {order} NULLS LAST, t.id) AS position
+    FROM tracked_products t
+    JOIN products p ON p.id = t.product_id
+    {sort_lookups}
+    WHERE t.user_id = :user_id {filters}
+    ORDER BY {order} NULLS LAST, t.id
+    LIMIT :limit OFFSET :offset
+)
+SELECT t.id, t.product_id, t.marketplace, t.asin, t.alias, t.tags, t.role, t.frequency,
+       t.is_active, t.created_at, t.last_status, t.last_crawled_at, {state},
+       t.total
+FROM page t
+{latest}
+ORDER BY t.position
+"""
+# Sort keys computed from tracked_products and products alone: the page needs no lookup.
+_OWN_COLUMN_SORTS = frozenset({"created_at", "alias", "asin"})
+# A window's ORDER BY cannot name an output column: the 7-day change as an expression.
+_PAGE_SORT_KEYS = {
+    **SORTS,
+    "price_change_7d": "CASE WHEN w.price > 0 AND s.price IS NOT NULL "
+    "THEN round((s.price - w.price) / w.price * 100, 2) END",
+}
+
+
+def list_sql(sort: str, descending: bool, filters: Sequence[str] = (), search: bool = False) -> str:
+    """The seller's list query for one sort (``search``: the filters read the listing title,
+    which needs every row's lookups)."""
+    direction = " DESC" if descending else " ASC"
+    if search:
+        return _LIST_SQL.format(
+            filters=" ".join(filters),
+            order=SORTS[sort] + direction,
+            state=_STATE_COLUMNS.strip(),
+            latest=_LATEST,
+        )
+    # Sorted by state, every row still needs the two state lookups to be ranked, but only the
+    # page's rows get the title lookup and their full state read.
+    return _PAGE_FIRST_SQL.format(
+        filters=" ".join(filters),
+        order=_PAGE_SORT_KEYS[sort] + direction,
+        sort_lookups="" if sort in _OWN_COLUMN_SORTS else _STATE_LOOKUPS,
+        state=_STATE_COLUMNS.strip(),
+        latest=_LATEST,
+    )
+
 
 _OWN_PRICES_SQL = """
 SELECT t.user_id, tag, t.alias, p.asin, s.price
@@ -99,6 +167,18 @@ class TrackingRepository(Repository):
                 TrackedProduct.user_id == user_id, TrackedProduct.id == tracking_id
             )
         )
+
+    async def get_with_product_for_user(
+        self, user_id: uuid.UUID, tracking_id: uuid.UUID
+    ) -> tuple[TrackedProduct, Product] | None:
+        """One of the seller's trackings and its product, in one round trip."""
+        result = await self.session.execute(
+            select(TrackedProduct, Product)
+            .join(Product, Product.id == TrackedProduct.product_id)
+            .where(TrackedProduct.user_id == user_id, TrackedProduct.id == tracking_id)
+        )
+        row = result.one_or_none()
+        return (row[0], row[1]) if row is not None else None
 
     async def list_active_with_role(
         self, user_id: uuid.UUID, role: str
@@ -213,8 +293,7 @@ class TrackingRepository(Repository):
             params["q"] = (
                 "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             )
-        order = SORTS[sort] + (" DESC" if descending else " ASC")
-        sql = _LIST_SQL.format(filters=" ".join(filters), order=order)
+        sql = list_sql(sort, descending, filters, search=bool(q))
         rows = list(await self._rows(text(sql), params))
         total = int(rows[0]["total"]) if rows else 0
         return rows, total

@@ -8,6 +8,8 @@ import httpx
 import jwt
 import pytest
 
+from cli.admin import create_admin
+from services.core.settings import Settings
 from tests.conftest import TEST_JWT_SECRET
 from tests.integration.conftest import PASSWORD
 
@@ -75,6 +77,10 @@ async def test_invalid_email(client: httpx.AsyncClient) -> None:
     r = await register(client, "not-an-email")
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "email"
+
+
+async def bearer(client: httpx.AsyncClient, email: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {(await login(client, email)).json()['access_token']}"}
 
 
 async def test_login_refresh_me_logout(client: httpx.AsyncClient) -> None:
@@ -176,3 +182,49 @@ async def test_me_without_token(client: httpx.AsyncClient) -> None:
     r = await client.get("/api/v1/auth/me")
     assert r.status_code == 401
     assert r.json()["code"] == "not_authenticated"
+
+
+async def test_a_disabled_account_is_refused_at_once_and_readmitted_when_enabled(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """Requests authenticate without reading the account row; disabling must still shut out
+    the account's live access token on its very next request, on every route."""
+    await register(client, "ops-disable@example.com")
+    await create_admin(settings, "ops-disable@example.com", PASSWORD)
+    admin = await bearer(client, "ops-disable@example.com")
+    await register(client, "disabled@example.com")
+    seller = await bearer(client, "disabled@example.com")
+    me = await client.get("/api/v1/auth/me", headers=seller)
+    assert me.status_code == 200
+    user_id = me.json()["id"]
+
+    r = await client.patch(
+        f"/api/v1/admin/users/{user_id}", headers=admin, json={"is_active": False}
+    )
+    assert r.status_code == 200 and r.json()["is_active"] is False
+    for path in ("/api/v1/products/", "/api/v1/auth/me", "/api/v1/alerts/"):
+        r = await client.get(path, headers=seller)
+        assert r.status_code == 401, (path, r.status_code)
+        assert r.json()["code"] == "account_disabled"
+
+    r = await client.patch(
+        f"/api/v1/admin/users/{user_id}", headers=admin, json={"is_active": True}
+    )
+    assert r.status_code == 200
+    assert (await client.get("/api/v1/products/", headers=seller)).status_code == 200
+
+
+async def test_a_revoked_token_is_refused_on_its_next_request_on_every_route(
+    client: httpx.AsyncClient,
+) -> None:
+    await register(client, "revoke@example.com")
+    pair = (await login(client, "revoke@example.com")).json()
+    auth = {"Authorization": f"Bearer {pair['access_token']}"}
+    assert (await client.get("/api/v1/products/", headers=auth)).status_code == 200
+    r = await client.post(
+        "/api/v1/auth/logout", headers=auth, json={"refresh_token": pair["refresh_token"]}
+    )
+    assert r.status_code == 204
+    for path in ("/api/v1/products/", "/api/v1/alerts/", "/api/v1/auth/me"):
+        r = await client.get(path, headers=auth)
+        assert r.status_code == 401 and r.json()["code"] == "token_revoked", path

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from arq.connections import ArqRedis
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.core.jobs import create_arq_pool
@@ -224,3 +224,30 @@ async def test_without_a_key_nothing_is_called(
     assert not llm.enabled and result.status == "failed"
     assert result.failure_reason is not None and result.failure_reason.startswith("not_configured")
     assert openai_sim.requests == 0
+
+
+async def test_repeats_are_answered_from_redis_and_postgres_when_redis_has_no_copy(
+    llm_settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    arq: ArqRedis,
+    openai_sim: OpenAISimServer,
+) -> None:
+    gateway = OpenAIConnector(llm_settings.openai)
+    try:
+        llm = LlmService(functools.partial(unit_of_work, sessionmaker, arq), gateway, arq)
+        first = await llm.complete(PROMPT, INPUT)
+        assert first.ok and openai_sim.requests == 1
+        # The first lookup copies PostgreSQL's row to Redis ...
+        assert (await llm.cached(PROMPT, INPUT)) is not None
+        assert await arq.exists(f"llm:result:{first.cache_key}")
+        # ... so repeats need no database: they are answered with the row gone.
+        async with sessionmaker() as session, session.begin():
+            await session.execute(delete(LlmCachedResult))
+        again = await llm.cached(PROMPT, INPUT)
+        assert again is not None and again.cached and again.output == first.output
+        # Without the Redis copy (evicted, flushed) PostgreSQL is asked, and has nothing now.
+        await arq.delete(f"llm:result:{first.cache_key}")
+        assert await llm.cached(PROMPT, INPUT) is None
+        assert openai_sim.requests == 1
+    finally:
+        await gateway.aclose()

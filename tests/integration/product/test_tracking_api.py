@@ -353,3 +353,41 @@ async def test_reads_fall_back_to_postgres_when_redis_is_down(
     finally:
         await resources.redis.connection_pool.disconnect()
         resources.redis.connection_pool = healthy
+
+
+async def test_list_pages_picked_before_the_lookups_match_the_full_query(
+    client: httpx.AsyncClient,
+    make_seller: MakeSeller,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Without a title search the page is picked before the full per-product lookups; a search
+    that matches every row takes the full query: both give the same rows, order, totals and
+    latest state for every sort, in both directions."""
+    auth = await make_seller()
+    aliases = ["beta", None, "Alpha", "beta", None, "gamma", "alpha"]
+    for n, alias in enumerate(aliases):
+        await track(client, auth, f"B0PAGE{n:04d}", **({"alias": alias} if alias else {}))
+    for n, price in ((0, "14"), (3, "12.50"), (5, "14"), (6, "30")):
+        pid = await product_id(sessionmaker, f"B0PAGE{n:04d}")
+        await ingest(sessionmaker, pid, item(asin=f"B0PAGE{n:04d}", price=Decimal(price)), NOW)
+        if n != 6:  # a week-old price for some: their 7-day change is known
+            old = item(asin=f"B0PAGE{n:04d}", price=Decimal(10 + n))
+            await ingest(sessionmaker, pid, old, NOW - timedelta(days=8))
+
+    async def page(**params: Any) -> dict[str, Any]:
+        r = await client.get("/api/v1/products", headers=auth, params=params)
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    sorts = ("created_at", "alias", "asin", "price", "rating", "reviews", "price_change_7d")
+    for sort in sorts:
+        for order in ("asc", "desc"):
+            paging = {"sort": sort, "order": order, "limit": 3, "offset": 2}
+            picked_first = await page(**paging)
+            full = await page(**paging, q="B0PAGE")
+            assert picked_first == full, paging
+            assert len(picked_first["items"]) == 3
+    whole = await page(sort="price_change_7d", order="desc", limit=50)
+    assert whole == await page(sort="price_change_7d", order="desc", limit=50, q="B0PAGE")
+    assert whole["total"] == len(aliases)
