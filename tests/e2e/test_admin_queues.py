@@ -130,13 +130,15 @@ async def test_a_running_job_finishes_when_its_queue_is_paused(
     stack: Stack, http: httpx.AsyncClient, arq: ArqRedis
 ) -> None:
     await start_worker(stack, http)
-    # Long enough that the pause lands while it runs even on a loaded machine (low has one slot,
-    # so "next" could only start once "slow" is done).
+    # Long enough that the pause lands while it runs even on a loaded machine.
     await probe(arq, Queue.LOW, "slow", sleep_ms=10_000)
-    await probe(arq, Queue.LOW, "next")
     await eventually(lambda: _is(http, "low", "slow", "in_progress"), "slow started")
     await http.post("/api/v1/admin/queues/low/pause")
     assert await state_of(http, "low", "slow") == "in_progress"
+    # Sent once the pause landed (a worker reads the flag every 0.2 s poll): low borrows the
+    # idle slots of the other queues, so a job queued beside "slow" would start at once.
+    await asyncio.sleep(1)
+    await probe(arq, Queue.LOW, "next")
     await eventually(lambda: _is(http, "low", "slow", "completed"), "slow finished", 30)
     await asyncio.sleep(1)
     assert await state_of(http, "low", "next") == "queued"
