@@ -103,8 +103,13 @@ class ShelfwatchWorker(ResilientWorker):
                     return
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
-        self._fetched = len(job_ids)
+        # Count the jobs this poll actually started, not the ids Redis handed out: a running
+        # job stays in its queue's sorted set, so every poll returns it again, and counting it
+        # would make the worker poll without pause for as long as any job runs.
+        self._fetched = 0
+        before = len(self.tasks)
         await super().start_jobs(job_ids)
+        self._fetched = len(self.tasks) - before
 
     async def run_job(self, job_id: str, score: int) -> None:
         with contextlib.suppress(Exception):  # the dashboard's index must never stop a job

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.core.db import create_sessionmaker
@@ -29,6 +30,11 @@ async def sleep_low(context: TaskContext) -> None:
     await asyncio.sleep(0.05)
     running -= 1
     done += 1
+
+
+@task("test.sleep_long_low", Queue.LOW)
+async def sleep_long_low(context: TaskContext) -> None:
+    await asyncio.sleep(1.0)
 
 
 @task("test.noop_critical", Queue.CRITICAL)
@@ -96,3 +102,33 @@ async def test_low_borrows_only_the_slots_an_idle_critical_queue_leaves(
         assert done == 16 and most_at_once == 1
     finally:
         await redis.aclose()
+
+
+async def _queue_reads(redis: ArqRedis) -> int:
+    """How many times any client has read a queue's ready jobs (ARQ's poll) on this server."""
+    stats = await redis.info("commandstats")
+    return int(stats.get("cmdstat_zrangebyscore", {}).get("calls", 0))
+
+
+async def test_a_running_job_with_free_slots_does_not_make_the_worker_poll_without_pause(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    """A running job stays in its queue's sorted set, so every poll hands its id out again: the
+    worker must count the jobs it started, not the ids it read, or it polls in a tight loop
+    for as long as the job runs (thousands of reads a second). With a poll every 0.2 s, one
+    1-second job needs about five."""
+    redis = await create_arq_pool(settings)
+    context = TaskContext(
+        settings, engine, create_sessionmaker(engine), redis, ApifyConnector(settings.apify)
+    )
+    worker = build_worker(Queue.LOW, 3, context, [sleep_long_low])
+    worker.burst = True
+    try:
+        await send_job(redis, JobRequest("test.sleep_long_low", Queue.LOW, {}, job_id="long-1"))
+        before = await _queue_reads(redis)
+        await asyncio.wait_for(worker.main(), timeout=20)
+        reads = await _queue_reads(redis) - before
+    finally:
+        await redis.aclose()
+    assert worker.jobs_complete == 1
+    assert reads < 60, reads
