@@ -12,7 +12,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from services.core.errors import TransientError
 from services.core.jobs import Hook, Queue
 from services.core.metrics import (
     CRAWL_COST,
@@ -21,6 +20,7 @@ from services.core.metrics import (
     CRAWL_RUN_DURATION,
     CRAWL_RUNS,
 )
+from services.core.outage import is_transient
 from services.core.settings import Settings
 from services.core.uow import UnitOfWork
 from services.product.apify.adapters import ActorAdapter, adapter_for
@@ -303,9 +303,12 @@ class CrawlBatchRunner:
         except LeaseLost:
             logger.warning("crawl batch lease lost", extra={"run_id": str(run_id), "job": token})
             return BatchResult(str(run_id), CrawlRunStatus.RUNNING.value, 0, 0, 0, 0, True)
-        except TransientError:
-            # The job is retried after a backoff: keep the batch for it meanwhile, so the
-            # stalled-batch pass does not send a second job for a batch that is not stalled.
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            # The job is retried after a backoff (an upstream, PostgreSQL or Redis away): keep
+            # the batch for it meanwhile, so the stalled-batch pass does not send a second job
+            # for a batch that is not stalled. Best effort: the database may be the one away.
             keep_s = self.settings.queue.retry_max_delay_s + crawl.lease_s
             with contextlib.suppress(Exception):
                 async with self.new_uow() as uow:
