@@ -216,10 +216,20 @@ async def run_scheduler(settings: Settings) -> None:
     )
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait([runner, relay, stopper], return_when=asyncio.FIRST_COMPLETED)
+    # The cron runner or the relay ending on its own is a crash (outages are handled inside
+    # both): say so and exit non-zero, so a supervisor restarts the scheduler.
+    crashed = [
+        t.exception() for t in (runner, relay) if t.done() and not t.cancelled() and t.exception()
+    ]
     stopper.cancel()
     relay.cancel()
-    await worker.close()
+    with contextlib.suppress(Exception):  # Redis may be the thing that is away
+        await worker.close()
     runner.cancel()
     await asyncio.gather(runner, relay, return_exceptions=True)
     await engine.dispose()
+    for exc in crashed:
+        logger.error("scheduler stopped by an error", exc_info=exc)
+    if crashed:
+        raise SystemExit(1)
     logger.info("scheduler stopped")
