@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
-from services.core.jobs import Hook, Queue
+from services.core.jobs import Hook, Queue, job_waiting
 from services.core.logging import job_id_var
 from services.core.settings import Settings
 from services.product.cache import ReadCache
@@ -78,7 +79,9 @@ async def refresh_read_models(ctx: TaskContext, run_id: str) -> dict[str, Any]:
 async def resend_stalled_crawls(ctx: TaskContext) -> dict[str, Any]:
     """Queue again the crawl batches whose job stopped renewing its lease (a worker died)."""
     async with ctx.unit_of_work() as uow:
-        count = await resend_stalled_batches(uow, ctx.settings)
+        count = await resend_stalled_batches(
+            uow, ctx.settings, waiting=functools.partial(job_waiting, ctx.redis)
+        )
     return {"resent": count}
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import in_progress_key_prefix, job_key_prefix
 
 from services.core.logging import request_id_var
 from services.core.settings import Settings
@@ -149,3 +150,13 @@ async def send_job(redis: ArqRedis, request: JobRequest) -> str | None:
         )
         return None
     return str(job.job_id)
+
+
+async def job_waiting(redis: ArqRedis, job_id: str) -> bool:
+    """Whether the job is queued (or deferred) in Redis and no worker has taken it yet: it is
+    late because its queue is busy, not lost."""
+    queued, taken = (
+        await redis.exists(job_key_prefix + job_id),
+        await redis.exists(in_progress_key_prefix + job_id),
+    )
+    return bool(queued) and not taken

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -568,9 +568,18 @@ class CrawlBatchRunner:
         return given_up
 
 
-async def resend_stalled_batches(uow: UnitOfWork, settings: Settings, limit: int = 1000) -> int:
+async def resend_stalled_batches(
+    uow: UnitOfWork,
+    settings: Settings,
+    limit: int = 1000,
+    waiting: Callable[[str], Awaitable[bool]] | None = None,
+) -> int:
     """Send a new job for every open batch whose lease lapsed (its worker died, or its job
     failed or timed out), handing it the lease to start; returns how many were sent.
+
+    A lease that lapsed while its job still waits in its queue (``waiting``: a busy queue, a
+    hand-over deferred behind a long planning cycle) is extended instead: that batch is late,
+    not stalled, and re-sending it would count against a healthy batch's tries.
 
     Each new job's id is numbered by the batch's step counter, so no key an earlier attempt
     left in Redis (its in-progress marker, its failed result) makes ARQ refuse it. A batch
@@ -589,6 +598,9 @@ async def resend_stalled_batches(uow: UnitOfWork, settings: Settings, limit: int
         if token is None:
             continue
         overdue = now - run.created_at > timedelta(seconds=crawl.batch_deadline_s)
+        if not overdue and waiting is not None and await waiting(token):
+            await runs.renew(run_id, token, crawl.lease_s)
+            continue
         if overdue or resends >= settings.queue.max_tries:
             reason = "past its deadline" if overdue else f"re-sent {resends} times"
             await runs.update(

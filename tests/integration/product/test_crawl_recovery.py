@@ -4,6 +4,7 @@ lock or a worker slot while Apify works, and is sent again soon after its lease 
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -16,7 +17,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.core.jobs import Queue, queue_key
+from services.core.jobs import JobRequest, Queue, job_waiting, queue_key, send_job
 from services.core.settings import Settings
 from services.core.uow import UnitOfWork
 from services.product.apify.adapters import adapter_for
@@ -220,6 +221,52 @@ async def test_a_lapsed_lease_is_sent_again_even_when_earlier_attempts_left_keys
         run = await session.get(CrawlRun, run_id)
         assert run is not None
         assert run.lease_token == f"product.crawl_batch:{run_id}:1"
+
+
+async def test_a_lapsed_lease_whose_job_still_waits_in_its_queue_is_extended_not_resent(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    new_uow: UowFactory,
+    crawl_settings: Settings,
+    arq: ArqRedis,
+    redis: Redis,
+) -> None:
+    """A hand-over job deferred behind a busy queue outlives its lease without being lost:
+    re-sending it would burn one of the batch's tries on a batch that is only late."""
+    await seed_tracked(sessionmaker, count=3)
+    run_id = await _plan_one(new_uow, crawl_settings)
+    late_job = f"product.crawl_batch:{run_id}:1"
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            update(CrawlRun)
+            .where(CrawlRun.id == run_id)
+            .values(
+                status="running",
+                lease_token=late_job,
+                leased_until=datetime.now(UTC) - timedelta(seconds=1),
+            )
+        )
+    waiting = functools.partial(job_waiting, arq)
+    await send_job(
+        arq,
+        JobRequest("product.crawl_batch", Queue.DEFAULT, {"run_id": str(run_id)}, late_job, 60),
+    )
+    async with new_uow() as uow:
+        assert await resend_stalled_batches(uow, crawl_settings, waiting=waiting) == 0
+    async with sessionmaker() as session:
+        run = await session.get(CrawlRun, run_id)
+        assert run is not None
+        assert run.lease_token == late_job and run.resends == 0
+        assert run.leased_until is not None and run.leased_until > datetime.now(UTC)
+    # Once a worker has taken that job and died, the same lapse is a stall: sent again.
+    await redis.set(in_progress_key_prefix + late_job, b"1")
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            update(CrawlRun)
+            .where(CrawlRun.id == run_id)
+            .values(leased_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    async with new_uow() as uow:
+        assert await resend_stalled_batches(uow, crawl_settings, waiting=waiting) == 1
 
 
 async def test_a_batch_never_started_within_its_window_is_released(
