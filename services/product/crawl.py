@@ -579,29 +579,31 @@ async def resend_stalled_batches(
 
     A lease that lapsed while its job still waits in its queue (``waiting``: a busy queue, a
     hand-over deferred behind a long planning cycle) is extended instead: that batch is late,
-    not stalled, and re-sending it would count against a healthy batch's tries.
+    not stalled, and re-sending it would count against a healthy batch's tries. A batch that
+    never took a lease is left to its first job until the deadline, then given up, so no run
+    stays queued for ever.
 
     Each new job's id is numbered by the batch's step counter, so no key an earlier attempt
     left in Redis (its in-progress marker, its failed result) makes ARQ refuse it. A batch
     past its deadline, or re-sent ``queue.max_tries`` times already, is given up and its
-    products released instead. Batches that never had a lease are not this pass's business:
-    their first job waits in the outbox or in Redis.
+    products released instead.
     """
     crawl = settings.crawl
     runs = CrawlRunRepository(uow.session)
     now = datetime.now(UTC)
     sent = 0
-    for run in await runs.lapsed_leases(limit):
+    deadline = timedelta(seconds=crawl.batch_deadline_s)
+    for run in await runs.lapsed_leases(limit, never_leased_before=now - deadline):
         # Read before any UPDATE below expires the loaded row.
         run_id, token, resends, actor = run.id, run.lease_token, run.resends, run.actor
         trigger, product_ids = run.trigger, list(run.product_ids)
-        if token is None:
-            continue
-        overdue = now - run.created_at > timedelta(seconds=crawl.batch_deadline_s)
-        if not overdue and waiting is not None and await waiting(token):
+        overdue = now - run.created_at > deadline
+        if not overdue and token is None:
+            continue  # its first job still has until the deadline to take the batch
+        if not overdue and token is not None and waiting is not None and await waiting(token):
             await runs.renew(run_id, token, crawl.lease_s)
             continue
-        if overdue or resends >= settings.queue.max_tries:
+        if overdue or token is None or resends >= settings.queue.max_tries:
             reason = "past its deadline" if overdue else f"re-sent {resends} times"
             await runs.update(
                 run_id,

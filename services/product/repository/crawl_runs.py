@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, text, update
 
 from services.core.repository import Repository
 from services.product.models import CrawlRun, CrawlRunStatus
@@ -170,11 +170,22 @@ class CrawlRunRepository(Repository):
         ).first()
         return None if row is None else str(row[0])
 
-    async def lapsed_leases(self, limit: int) -> list[CrawlRun]:
-        """Lock (skipping rows another pass holds) the open runs whose lease lapsed."""
+    async def lapsed_leases(self, limit: int, never_leased_before: datetime) -> list[CrawlRun]:
+        """Lock (skipping rows another pass holds) the open runs whose lease lapsed, and those
+        that never had one and were created before ``never_leased_before`` (their first job
+        was lost or failed for good before it took the batch)."""
         return await self._all(
             select(CrawlRun)
-            .where(CrawlRun.status.in_(OPEN_STATUSES), CrawlRun.leased_until < func.now())
+            .where(
+                CrawlRun.status.in_(OPEN_STATUSES),
+                or_(
+                    CrawlRun.leased_until < func.now(),
+                    and_(
+                        CrawlRun.leased_until.is_(None),
+                        CrawlRun.created_at < never_leased_before,
+                    ),
+                ),
+            )
             .order_by(CrawlRun.leased_until)
             .limit(limit)
             .with_for_update(skip_locked=True)

@@ -269,6 +269,35 @@ async def test_a_lapsed_lease_whose_job_still_waits_in_its_queue_is_extended_not
         assert await resend_stalled_batches(uow, crawl_settings, waiting=waiting) == 1
 
 
+async def test_a_batch_whose_first_job_never_came_is_given_up_after_its_deadline(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    new_uow: UowFactory,
+    crawl_settings: Settings,
+) -> None:
+    """Its first job was lost or failed for good before it took a lease: no run stays
+    queued for ever, and its products are due again."""
+    await seed_tracked(sessionmaker, count=3)
+    run_id = await _plan_one(new_uow, crawl_settings)
+    async with new_uow() as uow:  # recent: still its first job's to take
+        assert await resend_stalled_batches(uow, crawl_settings) == 0
+    async with sessionmaker() as session:
+        run = await session.get(CrawlRun, run_id)
+        assert run is not None and run.status == "queued"
+    too_old = datetime.now(UTC) - timedelta(seconds=crawl_settings.crawl.batch_deadline_s + 1)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            update(CrawlRun).where(CrawlRun.id == run_id).values(created_at=too_old)
+        )
+    async with new_uow() as uow:
+        assert await resend_stalled_batches(uow, crawl_settings) == 0
+    async with sessionmaker() as session:
+        run = await session.get(CrawlRun, run_id)
+        assert run is not None and run.status == "failed"
+        assert run.error is not None and "past its deadline" in run.error
+    async with new_uow() as uow:  # its products are due again at once
+        assert len((await CrawlPlanner(uow, crawl_settings).plan()).runs) == 1
+
+
 async def test_a_batch_never_started_within_its_window_is_released(
     sessionmaker: async_sessionmaker[AsyncSession],
     new_uow: UowFactory,
