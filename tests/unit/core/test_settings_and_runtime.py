@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from arq import Retry
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from scheduler.cron import Schedule, slot_job_id
 from services.core.errors import TransientError
@@ -141,3 +142,22 @@ def test_crawl_jobs_get_the_timeout_derived_from_the_deadline() -> None:
     settings = Settings(crawl={"batch_deadline_s": 2400})
     assert crawl_batch.timeout(settings) == refresh_batch.timeout(settings) == 600
     assert plan_crawls.timeout(settings) is None  # the queue's default
+
+
+def _setting_names(model: type[BaseModel], prefix: str) -> list[str]:
+    names: list[str] = []
+    for name, field in model.model_fields.items():
+        nested = field.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseModel):
+            names += _setting_names(nested, f"{prefix}{name.upper()}__")
+        else:
+            names.append(f"{prefix}{name.upper()}")
+    return names
+
+
+def test_every_setting_is_listed_in_env_example() -> None:
+    """Operators learn the settings from .env.example: a setting missing there is hidden."""
+    example = (Path(__file__).resolve().parents[3] / ".env.example").read_text()
+    listed = {line.split("=", 1)[0].lstrip("# ") for line in example.splitlines() if "=" in line}
+    missing = [n for n in _setting_names(Settings, "SHELFWATCH_") if n not in listed]
+    assert missing == []
