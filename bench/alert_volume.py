@@ -88,8 +88,10 @@ async def _settled(conn: asyncpg.Connection, redis: Redis, timeout_s: float) -> 
         await asyncio.sleep(0.3)
 
 
-async def _run(args: argparse.Namespace) -> tuple[list[Counter[str]], int]:
+async def _run(args: argparse.Namespace) -> tuple[list[Counter[str]], Counter[str], int]:
+    """Alerts per rule for each simulated day, and per severity over the whole run."""
     per_day: list[Counter[str]] = []
+    severities: Counter[str] = Counter()
     async with bench("alerts", args.redis_db) as state:
         db_url = await state.fresh_database()
         await _seed(db_url, args.products)
@@ -136,26 +138,23 @@ async def _run(args: argparse.Namespace) -> tuple[list[Counter[str]], int]:
                         counts: Counter[str] = Counter()
                         for r in rows:
                             counts[r["rule"]] += r["n"]
-                            counts[SEVERITY + r["severity"]] += r["n"]
+                            severities[r["severity"]] += r["n"]
                         per_day.append(counts)
         finally:
             await conn.close()
             await redis.aclose()
             await arq.aclose()
             state.stop(sim)
-    return per_day, args.products
+    return per_day, severities, args.products
 
 
-# Severity counts ride in the per-day counters under this prefix, apart from the rules.
-SEVERITY = "severity:"
-
-
-def report(per_day: list[Counter[str]], products: int, args: argparse.Namespace) -> str:
+def report(
+    per_day: list[Counter[str]],
+    severities: Counter[str],
+    products: int,
+    args: argparse.Namespace,
+) -> str:
     scale = 1000 / products
-    severities: Counter[str] = Counter()
-    for day in per_day:
-        for key in [k for k in day if k.startswith(SEVERITY)]:
-            severities[key.removeprefix(SEVERITY)] += day.pop(key)
     totals: Counter[str] = Counter()
     for day in per_day:
         totals.update(day)
@@ -215,8 +214,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600, help="seconds per simulated day")
     parser.add_argument("--label", default="", help="a name for the table's title")
     args = parser.parse_args()
-    per_day, products = asyncio.run(_run(args))
-    print(report(per_day, products, args), flush=True)
+    per_day, severities, products = asyncio.run(_run(args))
+    print(report(per_day, severities, products, args), flush=True)
 
 
 if __name__ == "__main__":

@@ -219,7 +219,7 @@ async def run_scheduler(settings: Settings) -> None:
     # The cron runner or the relay ending on its own is a crash (outages are handled inside
     # both): say so and exit non-zero, so a supervisor restarts the scheduler.
     crashed = [
-        t.exception() for t in (runner, relay) if t.done() and not t.cancelled() and t.exception()
+        exc for t in (runner, relay) if t.done() and not t.cancelled() and (exc := t.exception())
     ]
     stopper.cancel()
     relay.cancel()

@@ -155,8 +155,8 @@ async def send_job(redis: ArqRedis, request: JobRequest) -> str | None:
 async def job_waiting(redis: ArqRedis, job_id: str) -> bool:
     """Whether the job is queued (or deferred) in Redis and no worker has taken it yet: it is
     late because its queue is busy, not lost."""
-    queued, taken = (
-        await redis.exists(job_key_prefix + job_id),
-        await redis.exists(in_progress_key_prefix + job_id),
-    )
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.exists(job_key_prefix + job_id)
+        pipe.exists(in_progress_key_prefix + job_id)
+        queued, taken = await pipe.execute()
     return bool(queued) and not taken
