@@ -72,7 +72,11 @@ async def test_new_products_are_crawled_together_within_a_minute(
                 for run in (await session.execute(select(CrawlRun))).scalars().all()
                 if set(run.product_ids) & set(products)
             ]
-        if len(products) == 3 and all(p.last_crawled_at is not None for p in products.values()):
+        # A product's crawl time is written with its page, a run's end just after: wait for both.
+        crawled = len(products) == 3 and all(
+            p.last_crawled_at is not None for p in products.values()
+        )
+        if crawled and all(r.status not in ("queued", "running") for r in runs):
             break
         assert time.monotonic() - tracked_at < 60, (
             f"not crawled within a minute: runs {[(r.trigger, r.status) for r in runs]}\n"
