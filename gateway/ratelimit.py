@@ -22,6 +22,7 @@ from litestar.types import (
     Scope,
     Send,
 )
+from redis.commands.core import AsyncScript
 
 from gateway.dependencies import EDGE_VERDICT, EdgeVerdict, resources
 from gateway.problems import PROBLEM_JSON, problem_body
@@ -52,6 +53,15 @@ async def send_json(send: Send, status: int, body: dict[str, Any], headers: dict
 
 
 WINDOW_S = 60
+# One script call, atomic like MULTI/EXEC (the window cannot expire between opening it and
+# counting in it) but a single command to send and parse: KEYS[1] is the window, the others
+# are the token's revocation and account marks, answered 1/0.
+_COUNT_AND_CHECK = """
+redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
+local answer = {redis.call('INCR', KEYS[1]), redis.call('TTL', KEYS[1])}
+for i = 2, #KEYS do answer[#answer + 1] = redis.call('EXISTS', KEYS[i]) end
+return answer
+"""
 
 
 class RateLimitMiddleware:
@@ -64,6 +74,7 @@ class RateLimitMiddleware:
     def __init__(self, app: Litestar, settings: Settings) -> None:
         self.app = app
         self.settings = settings
+        self._script: AsyncScript | None = None
 
     def _identity(self, scope: Scope) -> tuple[str, int, AccessClaims | None]:
         for name, value in scope.get("headers", []):
@@ -83,16 +94,13 @@ class RateLimitMiddleware:
         self, identity: str, claims: AccessClaims | None
     ) -> tuple[int, int, list[Any]]:
         """(hits in the window, seconds until it resets, token-check answers)."""
-        key = f"shelfwatch:ratelimit:{identity}"
-        # MULTI/EXEC: the window cannot expire between opening it and counting in it.
-        async with resources(self.app.state).redis.pipeline(transaction=True) as pipe:
-            pipe.set(key, 0, ex=WINDOW_S, nx=True)  # opens the window; INCR keeps its TTL
-            pipe.incr(key)
-            pipe.ttl(key)
-            if claims is not None:
-                for check in token_check_keys(claims):
-                    pipe.exists(check)
-            _, hits, ttl, *checks = await pipe.execute()
+        keys = [f"shelfwatch:ratelimit:{identity}"]
+        if claims is not None:
+            keys.extend(token_check_keys(claims))
+        redis = resources(self.app.state).redis
+        if self._script is None or self._script.registered_client is not redis:
+            self._script = redis.register_script(_COUNT_AND_CHECK)
+        hits, ttl, *checks = await self._script(keys=keys, args=[WINDOW_S])
         return int(hits), int(ttl), checks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -9,6 +9,7 @@ from services.alerts.delivery import DeliveryRunner, DigestPlanner
 from services.alerts.detection import ChangeDetector
 from services.alerts.jobs import AlertJob
 from services.core.jobs import Hook, Queue
+from services.core.read_cache import ReadCache
 from tasks.runtime import TaskContext, task
 
 
@@ -16,7 +17,8 @@ from tasks.runtime import TaskContext, task
 async def detect_changes(ctx: TaskContext, run_id: str) -> dict[str, Any]:
     """Compare a crawl run's good snapshots with the previous ones and store the alerts."""
     async with ctx.unit_of_work() as uow:
-        result = await ChangeDetector(uow, ctx.settings).detect_run(uuid.UUID(run_id))
+        cache = ReadCache(ctx.redis, ctx.settings.cache.ttl_s)
+        result = await ChangeDetector(uow, ctx.settings, cache).detect_run(uuid.UUID(run_id))
     return {"compared": result.compared, "events": result.events, "deliveries": result.deliveries}
 
 

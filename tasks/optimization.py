@@ -7,11 +7,11 @@ from typing import Any
 
 from services.competitor.service import CompetitorService
 from services.core.jobs import Queue
+from services.core.read_cache import ReadCache
 from services.core.uow import UnitOfWork
 from services.optimization.jobs import OptimizationJob
 from services.optimization.runner import OptimizationRunner
 from services.optimization.service import OptimizationService
-from services.product.cache import ReadCache
 from services.product.service import ProductService
 from tasks.runtime import TaskContext, task
 

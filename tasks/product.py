@@ -8,8 +8,8 @@ from typing import Any
 
 from services.core.jobs import Hook, Queue, job_waiting
 from services.core.logging import job_id_var
+from services.core.read_cache import ReadCache
 from services.core.settings import Settings
-from services.product.cache import ReadCache
 from services.product.crawl import (
     CrawlBatchRunner,
     CrawlPlanner,

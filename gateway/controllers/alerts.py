@@ -25,12 +25,14 @@ from services.alerts.schemas import (
 )
 from services.alerts.service import AlertService
 from services.core.pagination import Page
+from services.core.read_cache import ReadCache
 from services.core.thresholds import Rule, Severity
 from services.core.uow import UnitOfWork
 
 
 async def provide_alert_service(state: State, uow: NamedDependency[UnitOfWork]) -> AlertService:
-    return AlertService(uow, resources(state).settings.alerts)
+    res = resources(state)
+    return AlertService(uow, res.settings.alerts, ReadCache(res.redis, res.settings.cache.ttl_s))
 
 
 async def provide_alert_filter(

@@ -15,8 +15,8 @@ from gateway.controllers.alerts import provide_alert_service
 from gateway.dependencies import CurrentUser, resources
 from gateway.pagination import Limit, Offset
 from services.core.pagination import Page, SortOrder
+from services.core.read_cache import ReadCache
 from services.core.uow import UnitOfWork
-from services.product.cache import ReadCache
 from services.product.schemas import (
     BulkTrackResult,
     CrawlStatus,
@@ -139,9 +139,9 @@ class ProductController(Controller):
         tracking_id: FromPath[uuid.UUID],
         current_user: NamedDependency[CurrentUser],
         product_service: NamedDependency[ProductService],
-    ) -> TrackedProductDetail:
+    ) -> Response[TrackedProductDetail]:
         """Latest good state with every BSR entry, the current listing, recent alerts."""
-        return await product_service.get(current_user.user, tracking_id)
+        return json_body(await product_service.detail_json(current_user.user, tracking_id))
 
     @patch("/{tracking_id:uuid}")
     async def update(

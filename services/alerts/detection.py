@@ -16,8 +16,10 @@ from services.alerts.models import AlertEvent, NotificationChannel
 from services.alerts.repository import AlertRepository, ChannelRepository, DeliveryRepository
 from services.alerts.rules import Event, State, detect, undercut
 from services.alerts.schemas import ChannelMode, DeliveryKind
+from services.alerts.service import alerts_changed
 from services.core.jobs import Queue
 from services.core.metrics import ALERT_EVENTS
+from services.core.read_cache import ReadCache
 from services.core.settings import Settings
 from services.core.thresholds import Rule
 from services.core.uow import UnitOfWork
@@ -61,9 +63,10 @@ class DetectionResult:
 class ChangeDetector:
     """Detection over one crawl run. Safe to run twice: events are unique per crawl."""
 
-    def __init__(self, uow: UnitOfWork, settings: Settings) -> None:
+    def __init__(self, uow: UnitOfWork, settings: Settings, cache: ReadCache | None = None) -> None:
         self.uow = uow
         self.settings = settings
+        self.cache = cache or ReadCache(None, 0)
         self.alerts = AlertRepository(uow.session)
         self.products = ProductService(uow)
 
@@ -105,6 +108,7 @@ class ChangeDetector:
         inserted = await self.alerts.insert_events(rows)
         for event in inserted:
             ALERT_EVENTS.labels(event.rule, event.severity).inc()
+        alerts_changed(self.uow, self.cache, {event.user_id for event in inserted})
         deliveries = await self._queue_deliveries(inserted)
         logger.info(
             "changes detected",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -29,16 +30,38 @@ from services.alerts.schemas import (
 )
 from services.core.errors import FieldError, InvalidInput, NotFound
 from services.core.jobs import Queue
+from services.core.read_cache import ReadCache
 from services.core.settings import AlertSettings
 from services.core.uow import UnitOfWork
+
+
+def alerts_version_key(user_id: object) -> str:
+    """The version of one seller's alerts as other views show them (the product detail's
+    recent alerts): a new token whenever an alert of theirs is stored or read."""
+    return f"cache:alerts-version:{user_id}"
+
+
+def alerts_changed(uow: UnitOfWork, cache: ReadCache, user_ids: Iterable[uuid.UUID]) -> None:
+    """New version tokens for these sellers' alerts, once the transaction has committed (a
+    view read before the commit must not be stored under the new token)."""
+    keys = sorted({alerts_version_key(u) for u in user_ids})
+
+    async def bump() -> None:
+        await cache.bump(*keys)
+
+    if keys:
+        uow.after_commit.append(bump)
 
 
 class AlertService:
     """In-app alerts and channels of one seller; everything is scoped by user id."""
 
-    def __init__(self, uow: UnitOfWork, settings: AlertSettings) -> None:
+    def __init__(
+        self, uow: UnitOfWork, settings: AlertSettings, cache: ReadCache | None = None
+    ) -> None:
         self.uow = uow
         self.settings = settings
+        self.cache = cache or ReadCache(None, 0)
         self.alerts = AlertRepository(uow.session)
         self.channels = ChannelRepository(uow.session)
         self.deliveries = DeliveryRepository(uow.session)
@@ -72,6 +95,10 @@ class AlertService:
             for a in await self.alerts.recent_for_tracking(tracking_id, limit)
         ]
 
+    def version_key(self, user_id: uuid.UUID) -> str:
+        """The key whose token changes with this seller's alerts (for views that show them)."""
+        return alerts_version_key(user_id)
+
     async def unread_count(self, user_id: uuid.UUID) -> int:
         return await self.alerts.unread_count(user_id)
 
@@ -82,7 +109,10 @@ class AlertService:
             for event_id in ids:
                 if event_id not in owned:
                     raise NotFound(f"No alert {event_id}")
-        return await self.alerts.mark_read(user_id, ids, datetime.now(UTC))
+        marked = await self.alerts.mark_read(user_id, ids, datetime.now(UTC))
+        if marked:
+            alerts_changed(self.uow, self.cache, [user_id])
+        return marked
 
     async def _validate_target(self, kind: ChannelKind, target: str) -> str:
         if kind in (ChannelKind.WEBHOOK, ChannelKind.SLACK):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -29,13 +30,21 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 # argon2id costs ~0.3 s of CPU per call. On the event loop that would stall every other
 # request of the process for as long; in a worker thread it does not (argon2-cffi releases
-# the GIL while it hashes).
+# the GIL while it hashes). One call at a time: each call already spreads its four lanes over
+# threads of its own, so concurrent logins would only multiply the threads competing with
+# the event loop for the cores (logins queue for the hasher instead; their total time is the
+# same, bounded by CPU either way).
+_HASHER_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="argon2")
+
+
 async def hash_password_off_loop(password: str) -> str:
-    return await asyncio.to_thread(hash_password, password)
+    return await asyncio.get_running_loop().run_in_executor(_HASHER_THREAD, hash_password, password)
 
 
 async def verify_password_off_loop(password_hash: str | None, password: str) -> bool:
-    return await asyncio.to_thread(verify_password, password_hash, password)
+    return await asyncio.get_running_loop().run_in_executor(
+        _HASHER_THREAD, verify_password, password_hash, password
+    )
 
 
 def needs_rehash(password_hash: str) -> bool:

@@ -30,10 +30,10 @@ from services.competitor.service import (
 )
 from services.core.errors import NotFound
 from services.core.jobs import Queue
+from services.core.read_cache import ReadCache
 from services.core.settings import Settings
 from services.core.uow import UnitOfWork
 from services.llm import LlmResult, LlmService
-from services.product.cache import ReadCache
 from services.product.service import ProductService
 
 logger = logging.getLogger(__name__)

@@ -21,12 +21,13 @@ from services.core.metrics import (
     CRAWL_RUNS,
 )
 from services.core.outage import is_transient
+from services.core.read_cache import ReadCache
 from services.core.settings import Settings
 from services.core.uow import UnitOfWork
 from services.product.apify.adapters import ActorAdapter, adapter_for
 from services.product.apify.client import ApifyConnector, RunInfo
 from services.product.apify.item import CrawlStatus, ParsedItem
-from services.product.cache import ReadCache, state_key
+from services.product.cache import state_key
 from services.product.jobs import ProductJob, crawl_job_id
 from services.product.marketplaces import Marketplace, product_url
 from services.product.models import CrawlRun, CrawlRunStatus

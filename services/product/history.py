@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from services.core.errors import FieldError, InvalidInput
-from services.product.cache import ReadCache
+from services.core.read_cache import ReadCache
 from services.product.models import Product
 from services.product.repository import SnapshotRepository
 from services.product.schemas import HistoryMetric, HistoryRange, HistoryRead, SeriesPoint

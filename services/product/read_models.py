@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.product.cache import ReadCache, state_key
+from services.core.read_cache import ReadCache
+from services.product.cache import state_key
 from services.product.models import Snapshot
 from services.product.repository import SnapshotRepository
 from services.product.schemas import SnapshotRead

@@ -17,11 +17,12 @@ from services.auth.service import AccountService
 from services.core.errors import Conflict, FieldError, InvalidInput, NotFound, QuotaExceeded
 from services.core.jobs import Queue
 from services.core.pagination import SortOrder
+from services.core.read_cache import ReadCache
 from services.core.settings import Settings
 from services.core.thresholds import Thresholds
 from services.core.uow import UnitOfWork
 from services.product.asin import InvalidProductReference, parse_product_reference
-from services.product.cache import ReadCache, list_version_key, state_key
+from services.product.cache import list_version_key, state_key
 from services.product.crawl import CrawlPlanner
 from services.product.history import HistoryService
 from services.product.jobs import ProductJob, first_crawls_job_id
@@ -74,6 +75,9 @@ from services.product.schemas import (
 from services.product.uploads import parse_bulk_upload
 
 logger = logging.getLogger(__name__)
+# A named range's answer carries its start and end (now minus the range, now): cached whole,
+# it may show them this many seconds late, never stale data (a crawl changes the version).
+HISTORY_VIEW_TTL_S = 60
 
 
 class RecentAlerts(Protocol):
@@ -83,6 +87,10 @@ class RecentAlerts(Protocol):
     async def recent_for_tracking(
         self, tracking_id: uuid.UUID, limit: int
     ) -> list[dict[str, Any]]: ...
+
+    def version_key(self, user_id: uuid.UUID) -> str:
+        """The cache key whose token changes with this seller's alerts."""
+        ...
 
 
 def thresholds_of(tracking: TrackedProduct) -> Thresholds:
@@ -133,6 +141,12 @@ def _diff(newer: dict[str, Any], older: dict[str, Any] | None) -> dict[str, Any]
                 "reordered": sorted(old) == sorted(new),
             }
     return changes
+
+
+def _digest(filters: TrackedProductFilter) -> str:
+    """A list page's filters as a short, stable part of its cache key."""
+    params = filters.model_dump(mode="json")
+    return hashlib.sha256(json.dumps(params).encode()).hexdigest()[:24]
 
 
 class ProductService:
@@ -348,6 +362,24 @@ class ProductService:
             last_crawled_at=product.last_crawled_at,
         )
 
+    async def detail_json(self, user: Seller, tracking_id: uuid.UUID) -> bytes:
+        """``get`` as the API's JSON body, cached encoded under the seller's list and alerts
+        versions: a hit reads no database row. The key holds the seller's id and is written
+        only after ``own_tracking`` passed for that seller, so a hit is itself the tenancy
+        check; stopping, changing or losing the tracking changes the list version."""
+        versions = [list_version_key(user.id)]
+        if self.alerts is not None:
+            versions.append(self.alerts.version_key(user.id))
+        key, cached = await self.cache.versioned(
+            versions, f"cache:detail-json:{user.id}:", f":{tracking_id}"
+        )
+        if cached is not None:
+            return cached
+        body = (await self.get(user, tracking_id)).model_dump_json().encode()
+        if key is not None:
+            await self.cache.set_bytes(key, body)
+        return body
+
     async def update(
         self, user: Seller, tracking_id: uuid.UUID, data: TrackedProductUpdate
     ) -> TrackedProductDetail:
@@ -392,9 +424,7 @@ class ProductService:
         version = await self.cache.version(list_version_key(user.id))
         if version is None:
             return None
-        params = filters.model_dump(mode="json")
-        digest = hashlib.sha256(json.dumps(params).encode()).hexdigest()[:24]
-        return f"cache:{kind}:{user.id}:{version}:{digest}"
+        return f"cache:{kind}:{user.id}:{version}:{_digest(filters)}"
 
     async def _list_rows(
         self, user: Seller, filters: TrackedProductFilter
@@ -436,11 +466,11 @@ class ProductService:
         """One page of the seller's list as the API's JSON body (``Page[TrackedProductRow]``),
         cached encoded: a hit goes back to the client as stored, with no row validated or
         encoded again and no database connection taken."""
-        key = await self._list_key(user, filters, "list-json")
-        if key is not None:
-            cached = await self.cache.get_bytes(key)
-            if cached is not None:
-                return cached
+        key, cached = await self.cache.versioned(
+            [list_version_key(user.id)], f"cache:list-json:{user.id}:", f":{_digest(filters)}"
+        )
+        if cached is not None:
+            return cached
         items, total = await self._list_rows(user, filters)
         body = filters.page(items, total).model_dump_json().encode()
         if key is not None:
@@ -471,11 +501,27 @@ class ProductService:
         start: datetime | None,
         end: datetime | None,
     ) -> bytes:
-        """``history`` as the API's JSON body (named ranges answered from the cache as stored)."""
+        """``history`` as the API's JSON body. A named range is cached whole per seller and
+        tracking under the seller's list version (which every crawl of the product changes),
+        for a minute at most because its start and end follow the clock: a hit reads no
+        database row (the key holds the seller's id, as in ``detail_json``)."""
+        named = start is None and end is None
+        key: str | None = None
+        if named:
+            key, cached = await self.cache.versioned(
+                [list_version_key(user.id)],
+                f"cache:history-view:{user.id}:",
+                f":{tracking_id}:{metric}:{range_ or ''}",
+            )
+            if cached is not None:
+                return cached
         _, product = await self.own_tracking(user, tracking_id)
-        return await HistoryService(self.snapshots, self.cache).series_json(
+        body = await HistoryService(self.snapshots, self.cache).series_json(
             product, metric, range_, start, end
         )
+        if key is not None:
+            await self.cache.set_bytes(key, body, HISTORY_VIEW_TTL_S)
+        return body
 
     async def history_csv(
         self,

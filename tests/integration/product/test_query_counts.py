@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.alerts.models import AlertEvent
 from services.auth.models import User
+from services.core.read_cache import ReadCache
 from services.core.settings import Settings
 from services.core.uow import unit_of_work
-from services.product.cache import ReadCache
 from services.product.models import TrackedProduct
 from services.product.service import ProductService
 from tests.factories import item, make_run, seed_tracked

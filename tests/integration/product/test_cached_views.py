@@ -1,0 +1,175 @@
+"""The product detail and history answers cached whole: a hit reads no database row, every
+change a seller can see makes a new answer, and the cache never crosses sellers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from arq.connections import ArqRedis
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.alerts.detection import ChangeDetector
+from services.core.jobs import create_arq_pool
+from services.core.read_cache import ReadCache
+from services.core.settings import Settings
+from services.core.uow import unit_of_work
+from services.product.models import Product
+from services.product.service import ProductService
+from tests.factories import ingest, item
+from tests.integration.conftest import AuthHeaders, current_resources
+
+pytestmark = pytest.mark.asyncio
+MakeSeller = Callable[..., Awaitable[AuthHeaders]]
+T0 = datetime.now(UTC) - timedelta(days=2)
+
+
+@contextmanager
+def statements(client: httpx.AsyncClient) -> Iterator[list[str]]:
+    """The SQL statements the app sends while the block runs."""
+    sent: list[str] = []
+    engine = current_resources(client).engine.sync_engine
+
+    def record(*args: Any) -> None:
+        sent.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def tracked_with_history(
+    client: httpx.AsyncClient,
+    auth: AuthHeaders,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    asin: str,
+) -> tuple[str, int, uuid.UUID]:
+    r = await client.post(
+        "/api/v1/products", headers=auth, json={"product": asin, "marketplace": "US"}
+    )
+    assert r.status_code == 201, r.text
+    async with sessionmaker() as session:
+        pid = (await session.execute(select(Product.id).where(Product.asin == asin))).scalar_one()
+    await ingest(sessionmaker, pid, item(asin=asin, price=Decimal("20.00")), T0)
+    run = await ingest(
+        sessionmaker, pid, item(asin=asin, price=Decimal("12.00")), T0 + timedelta(days=1)
+    )
+    return str(r.json()["id"]), int(pid), run
+
+
+async def crawl_finished(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], run: uuid.UUID
+) -> None:
+    """What the worker does after an ingest: read models refreshed, changes detected."""
+    arq: ArqRedis = await create_arq_pool(settings)
+    cache = ReadCache(arq, settings.cache.ttl_s)
+    try:
+        async with unit_of_work(sessionmaker, arq) as uow:
+            await ProductService(uow, cache=cache).refresh_read_models(run)
+        async with unit_of_work(sessionmaker, arq) as uow:
+            await ChangeDetector(uow, settings, cache).detect_run(run)
+    finally:
+        await arq.aclose()
+
+
+async def test_a_cached_detail_and_history_read_no_database_row(
+    client: httpx.AsyncClient,
+    make_seller: MakeSeller,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    auth = await make_seller()
+    tracking, _, _ = await tracked_with_history(client, auth, sessionmaker, "B0VIEW0001")
+    paths = [
+        f"/api/v1/products/{tracking}",
+        f"/api/v1/products/{tracking}/history?range=30d",
+        "/api/v1/products?limit=10",
+    ]
+    first = [(await client.get(p, headers=auth)).json() for p in paths]
+    with statements(client) as sent:
+        again = [(await client.get(p, headers=auth)).json() for p in paths]
+    assert sent == []
+    assert again == first
+    # A custom range is not cached: it reads PostgreSQL every time.
+    custom = f"/api/v1/products/{tracking}/history"
+    since = {"start": (T0 - timedelta(days=1)).isoformat()}
+    await client.get(custom, headers=auth, params=since)
+    with statements(client) as sent:
+        r = await client.get(custom, headers=auth, params=since)
+    assert r.status_code == 200 and sent
+
+
+async def test_every_visible_change_gives_a_new_detail(
+    client: httpx.AsyncClient,
+    make_seller: MakeSeller,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    auth = await make_seller()
+    tracking, pid, run = await tracked_with_history(client, auth, sessionmaker, "B0VIEW0002")
+    url = f"/api/v1/products/{tracking}"
+    before = (await client.get(url, headers=auth)).json()
+    assert before["recent_alerts"] == []
+
+    # A crawl with a price drop: the new state and its alert show at once.
+    await crawl_finished(settings, sessionmaker, run)
+    detail = (await client.get(url, headers=auth)).json()
+    assert Decimal(detail["latest"]["price"]) == Decimal("12.00")
+    assert [a["rule"] for a in detail["recent_alerts"]] == ["price_change"]
+    assert detail["recent_alerts"][0]["read"] is False
+
+    # Reading the alert elsewhere shows in the detail.
+    r = await client.post("/api/v1/alerts/read", headers=auth, json={"ids": None})
+    assert r.status_code == 200 and r.json()["marked"] == 1
+    assert (await client.get(url, headers=auth)).json()["recent_alerts"][0]["read"] is True
+
+    # Settings changes show, as do stop and resume.
+    r = await client.patch(url, headers=auth, json={"alias": "Renamed"})
+    assert r.status_code == 200
+    assert (await client.get(url, headers=auth)).json()["alias"] == "Renamed"
+    assert (await client.post(url + "/stop", headers=auth)).status_code == 200
+    assert (await client.get(url, headers=auth)).json()["is_active"] is False
+
+    # A later crawl's state shows in the history too.
+    history = f"{url}/history?range=7d"
+    points = len((await client.get(history, headers=auth)).json()["series"]["price"])
+    later = await ingest(
+        sessionmaker, pid, item(asin="B0VIEW0002", price=Decimal("13.00")), T0 + timedelta(days=2)
+    )
+    await crawl_finished(settings, sessionmaker, later)
+    assert len((await client.get(history, headers=auth)).json()["series"]["price"]) == points + 1
+
+
+async def test_a_cached_answer_is_never_another_sellers(
+    client: httpx.AsyncClient,
+    make_seller: MakeSeller,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    owner, intruder = await make_seller(), await make_seller()
+    tracking, _, _ = await tracked_with_history(client, owner, sessionmaker, "B0VIEW0003")
+    paths = [f"/api/v1/products/{tracking}", f"/api/v1/products/{tracking}/history?range=90d"]
+    # The owner's version tokens expire (both sellers' then read "0"), then the owner's
+    # answers are cached...
+    redis = current_resources(client).redis
+    await redis.delete(*(await redis.keys("cache:*-version:*")))
+    for path in paths:
+        assert (await client.get(path, headers=owner)).status_code == 200
+        assert (await client.get(path, headers=owner)).status_code == 200
+    for path in paths:  # ...and the intruder still gets nothing
+        r = await client.get(path, headers=intruder)
+        assert r.status_code == 404, path
+        assert r.json()["code"] == "not_found"
+    # The intruder tracking the same product gets their own answer, not the owner's.
+    r = await client.post(
+        "/api/v1/products", headers=intruder, json={"product": "B0VIEW0003", "marketplace": "US"}
+    )
+    theirs = (await client.get(f"/api/v1/products/{r.json()['id']}", headers=intruder)).json()
+    assert theirs["id"] == r.json()["id"] != tracking
