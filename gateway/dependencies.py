@@ -17,7 +17,12 @@ from redis.exceptions import RedisError
 
 from gateway.state import Resources
 from services.auth.models import Role, User
-from services.auth.service import AuthService, token_check_keys, token_refusal
+from services.auth.service import (
+    AuthService,
+    disabled_before,
+    token_check_keys,
+    token_refusal,
+)
 from services.auth.tokens import AccessClaims, decode_access_token
 from services.core.errors import NotAuthenticated, PermissionDenied
 from services.core.logging import user_id_var
@@ -94,13 +99,10 @@ async def provide_current_user(request: Request[Any, Any, Any], state: State) ->
 async def _check_token(res: Resources, claims: AccessClaims) -> tuple[bool, bool] | None:
     """(revoked, disabled) in one round trip; None when Redis cannot say."""
     try:
-        async with res.redis.pipeline(transaction=False) as pipe:
-            for key in token_check_keys(claims):
-                pipe.exists(key)
-            revoked, disabled = await pipe.execute()
+        revoked, disabled_mark = await res.redis.mget(token_check_keys(claims))
     except (RedisError, OSError):
         return None
-    return bool(revoked), bool(disabled)
+    return revoked is not None, disabled_before(claims, disabled_mark)
 
 
 async def authenticate(request: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser:

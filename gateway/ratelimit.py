@@ -26,7 +26,7 @@ from redis.commands.core import AsyncScript
 
 from gateway.dependencies import EDGE_VERDICT, EdgeVerdict, resources
 from gateway.problems import PROBLEM_JSON, problem_body
-from services.auth.service import token_check_keys
+from services.auth.service import disabled_before, token_check_keys
 from services.auth.tokens import AccessClaims, decode_access_token
 from services.core.errors import NotAuthenticated
 from services.core.outage import OutageLog
@@ -55,11 +55,11 @@ async def send_json(send: Send, status: int, body: dict[str, Any], headers: dict
 WINDOW_S = 60
 # One script call, atomic like MULTI/EXEC (the window cannot expire between opening it and
 # counting in it) but a single command to send and parse: KEYS[1] is the window, the others
-# are the token's revocation and account marks, answered 1/0.
+# are the token's revocation and account marks, answered with their values ('' when absent).
 _COUNT_AND_CHECK = """
 redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
 local answer = {redis.call('INCR', KEYS[1]), redis.call('TTL', KEYS[1])}
-for i = 2, #KEYS do answer[#answer + 1] = redis.call('EXISTS', KEYS[i]) end
+for i = 2, #KEYS do answer[#answer + 1] = redis.call('GET', KEYS[i]) or '' end
 return answer
 """
 
@@ -118,8 +118,10 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         if claims is not None:
-            revoked, disabled = (bool(c) for c in checks)
-            scope[EDGE_VERDICT] = EdgeVerdict(claims, revoked, disabled)  # type: ignore[literal-required]
+            revoked, disabled_mark = (c or None for c in checks)
+            scope[EDGE_VERDICT] = EdgeVerdict(  # type: ignore[literal-required]
+                claims, revoked is not None, disabled_before(claims, disabled_mark)
+            )
         allowed = hits <= rate
         reset_in = reset_in if reset_in >= 0 else WINDOW_S
         remaining = max(0, rate - hits)

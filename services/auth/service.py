@@ -74,19 +74,33 @@ def revoked_access_key(jti: str) -> str:
 
 
 def disabled_account_key(user_id: uuid.UUID) -> str:
-    """Redis key marking a disabled account. A disabled account gets no new token (login and
-    refresh read the row), so the mark only has to outlive the access tokens issued before."""
+    """Redis key holding when an account was last disabled (Unix seconds). A disabled account
+    gets no new token (login and refresh read the row), so the mark only has to outlive the
+    access tokens issued before it; it stays when the account is enabled again, so those
+    tokens stay refused while the new ones pass."""
     return f"auth:disabled:{user_id}"
 
 
 def token_check_keys(claims: AccessClaims) -> tuple[str, str]:
-    """What a request with this token must find absent: its revocation and its account's mark.
-    Both are read in the same Redis round trip as the rate limit."""
+    """What a request with this token must look up: its revocation and its account's disable
+    mark. Both are read in the same Redis round trip as the rate limit."""
     return revoked_access_key(claims.jti), disabled_account_key(claims.user_id)
 
 
+def disabled_before(claims: AccessClaims, mark: bytes | str | None) -> bool:
+    """Whether the account was disabled at or after this token was issued."""
+    if mark is None:
+        return False
+    try:
+        disabled_at = int(float(mark))
+    except ValueError:
+        return True  # unreadable: refuse, the token's owner can sign in again
+    # iat has whole seconds: a token of the same second as the disable counts as before it.
+    return claims.issued_at <= disabled_at
+
+
 def token_refusal(revoked: bool, disabled: bool) -> NotAuthenticated | None:
-    """The 401 for a token whose revocation or account mark was found, else None."""
+    """The 401 for a revoked token or one issued before its account was disabled, else None."""
     if revoked:
         return NotAuthenticated("The access token was revoked", code="token_revoked")
     if disabled:
@@ -285,15 +299,17 @@ class AuthService:
             if not data.is_active:
                 await self.tokens.revoke_all_for_user(user.id, datetime.now(UTC))
         await self.session.flush()
-        if data.is_active is not None:
+        if data.is_active is False:
             # Requests authenticate without reading the row, so the mark is what refuses the
             # account's live access tokens at once. A Redis error fails the change (503): a
-            # disable that only half happened must not be reported as done.
-            key = disabled_account_key(user.id)
-            if data.is_active:
-                await self.redis.delete(key)
-            else:
-                await self.redis.set(key, "1", ex=self.settings.access_token_ttl_s)
+            # disable that only half happened must not be reported as done. Enabling the
+            # account again leaves the mark: tokens issued before the disable stay refused
+            # (they may be why the account was disabled), new sign-ins pass.
+            await self.redis.set(
+                disabled_account_key(user.id),
+                str(int(datetime.now(UTC).timestamp())),
+                ex=self.settings.access_token_ttl_s,
+            )
         return user
 
     async def _issue_pair(self, user: User, family_id: uuid.UUID) -> TokenPair:

@@ -23,6 +23,7 @@ class AccessClaims:
     rate_limit_per_minute: int
     jti: str
     expires_at: datetime
+    issued_at: int  # whole seconds, as the token's iat
 
 
 def issue_access_token(
@@ -35,6 +36,7 @@ def issue_access_token(
         rate_limit_per_minute=rate_limit_per_minute,
         jti=uuid.uuid4().hex,
         expires_at=now + timedelta(seconds=settings.access_token_ttl_s),
+        issued_at=int(now.timestamp()),
     )
     payload = {
         "iss": ISSUER,
@@ -44,7 +46,7 @@ def issue_access_token(
         "rpm": rate_limit_per_minute,
         "jti": claims.jti,
         "typ": "access",
-        "iat": int(now.timestamp()),
+        "iat": claims.issued_at,
         "exp": int(claims.expires_at.timestamp()),
     }
     token = jwt.encode(
@@ -71,6 +73,7 @@ def decode_access_token(settings: AuthSettings, token: str) -> AccessClaims:
             rate_limit_per_minute=int(payload["rpm"]),
             jti=str(payload["jti"]),
             expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
+            issued_at=int(payload["iat"]),
         )
     except jwt.ExpiredSignatureError as exc:
         raise NotAuthenticated("The access token has expired", code="token_expired") from exc

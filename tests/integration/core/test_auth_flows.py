@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -188,7 +189,8 @@ async def test_a_disabled_account_is_refused_at_once_and_readmitted_when_enabled
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     """Requests authenticate without reading the account row; disabling must still shut out
-    the account's live access token on its very next request, on every route."""
+    the account's live access token on its very next request, on every route. Enabling the
+    account again readmits new sign-ins, never the tokens issued before the disable."""
     await register(client, "ops-disable@example.com")
     await create_admin(settings, "ops-disable@example.com", PASSWORD)
     admin = await bearer(client, "ops-disable@example.com")
@@ -211,7 +213,13 @@ async def test_a_disabled_account_is_refused_at_once_and_readmitted_when_enabled
         f"/api/v1/admin/users/{user_id}", headers=admin, json={"is_active": True}
     )
     assert r.status_code == 200
-    assert (await client.get("/api/v1/products/", headers=seller)).status_code == 200
+    r = await client.get("/api/v1/products/", headers=seller)
+    assert r.status_code == 401 and r.json()["code"] == "account_disabled"
+    # A token's iat has whole seconds: one of the disable's own second counts as before it.
+    await asyncio.sleep(1.0 - time.time() % 1.0 + 0.01)
+    again = await bearer(client, "disabled@example.com")
+    assert (await client.get("/api/v1/products/", headers=again)).status_code == 200
+    assert (await client.get("/api/v1/products/", headers=seller)).status_code == 401
 
 
 async def test_a_revoked_token_is_refused_on_its_next_request_on_every_route(
