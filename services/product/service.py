@@ -8,6 +8,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -522,6 +523,22 @@ class ProductService:
         if key is not None:
             await self.cache.set_bytes(key, body, HISTORY_VIEW_TTL_S)
         return body
+
+    async def price_series(
+        self, user: Seller, tracking_ids: Sequence[uuid.UUID], days: int
+    ) -> dict[uuid.UUID, list[Decimal]]:
+        """The last ``days`` of good prices of several of the seller's trackings (a page of
+        sparklines) in two queries; trackings that are not the seller's are left out."""
+        products = await self.trackings.products_of_trackings(user.id, tracking_ids)
+        if not products:
+            return {}
+        end = datetime.now(UTC)
+        by_product: dict[int, list[Decimal]] = {pid: [] for pid in products.values()}
+        for row in await self.snapshots.price_points(
+            list(by_product), end - timedelta(days=days), end
+        ):
+            by_product[row["product_id"]].append(row["price"])
+        return {tracking: by_product[pid] for tracking, pid in products.items()}
 
     async def history_csv(
         self,

@@ -3,6 +3,8 @@ chrome every seller page shows (unread alerts in the nav)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from litestar.di import Provide
@@ -35,9 +37,9 @@ async def seller_page(
     return page(request, template, user, status_code=status_code, unread_alerts=unread, **context)
 
 
-def sparkline(points: list[Any], width: int = 120, height: int = 32) -> str | None:
+def sparkline(points: Sequence[Decimal], width: int = 120, height: int = 32) -> str | None:
     """SVG polyline points of a series, scaled into the box (None under two points)."""
-    values = [float(p.v) for p in points if p.v is not None]
+    values = [float(p) for p in points]
     if len(values) < 2:
         return None
     low, high = min(values), max(values)

@@ -177,10 +177,8 @@ class ProductPages(Controller):
                 offset=(page - 1) * PAGE_SIZE,
             ),
         )
-        sparks: dict[uuid.UUID, str | None] = {}
-        for row in rows:
-            history = await product_service.history(user, row.id, "price", "30d", None, None)
-            sparks[row.id] = sparkline(history.series.get("price", []))
+        prices = await product_service.price_series(user, [row.id for row in rows], days=30)
+        sparks = {row.id: sparkline(prices.get(row.id, [])) for row in rows}
         _, active_total = await product_service.list_tracked(
             user, TrackedProductFilter(active=True, limit=1)
         )

@@ -276,6 +276,15 @@ class SnapshotRepository(Repository):
             text(_HISTORY_SQL), {"product_id": product_id, "start": start, "end": end}
         )
 
+    async def price_points(
+        self, product_ids: Sequence[int], start: datetime, end: datetime
+    ) -> Sequence[RowMapping]:
+        """Good snapshots' prices of several products over a range, oldest first per product:
+        one query for a page of sparklines."""
+        return await self._rows(
+            text(_PRICE_POINTS_SQL), {"ids": list(product_ids), "start": start, "end": end}
+        )
+
     async def listing_versions(
         self, product_id: int, limit: int, offset: int = 0
     ) -> Sequence[RowMapping]:
@@ -309,6 +318,14 @@ FROM snapshots
 WHERE product_id = :product_id AND status = 'ok'
   AND captured_at >= CAST(:start AS timestamptz) AND captured_at < CAST(:end AS timestamptz)
 ORDER BY captured_at
+"""
+
+_PRICE_POINTS_SQL = """
+SELECT product_id, captured_at, price
+FROM snapshots
+WHERE product_id = ANY(:ids) AND status = 'ok' AND price IS NOT NULL
+  AND captured_at >= CAST(:start AS timestamptz) AND captured_at < CAST(:end AS timestamptz)
+ORDER BY product_id, captured_at
 """
 
 _PAIRS_SQL = """

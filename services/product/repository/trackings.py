@@ -208,6 +208,17 @@ class TrackingRepository(Repository):
         )
         return {r[0] for r in rows}
 
+    async def products_of_trackings(
+        self, user_id: uuid.UUID, tracking_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, int]:
+        """Tracking id -> product id, for those of these trackings that are the seller's."""
+        rows = await self.session.execute(
+            select(TrackedProduct.id, TrackedProduct.product_id).where(
+                TrackedProduct.user_id == user_id, TrackedProduct.id.in_(list(tracking_ids))
+            )
+        )
+        return {r[0]: r[1] for r in rows}
+
     async def count_active_for_user(self, user_id: uuid.UUID) -> int:
         return int(
             await self.session.scalar(

@@ -122,3 +122,37 @@ async def test_mark_read_is_a_fixed_number_of_queries(
     assert r.json() == {"marked": 50}
     print(f"\nmark-read, 50 ids: {len(statements)} queries")
     assert len(statements) <= 6
+
+
+async def test_a_page_of_sparklines_is_two_queries_and_only_the_sellers(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The products page draws a 30-day price line per row: one read for the whole page,
+    good snapshots only, oldest first, and never another seller's product."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from tests.factories import ingest
+
+    pids = await seed_tracked(sessionmaker, count=25, sellers=2)
+    now = datetime.now(UTC)
+    for n, pid in enumerate(pids):
+        for days_ago, price in ((40, "9.00"), (20, f"{10 + n}.00"), (2, f"{20 + n}.00")):
+            parsed = item(asin=f"B{pid:09d}", price=Decimal(price))
+            await ingest(sessionmaker, pid, parsed, now - timedelta(days=days_ago))
+    async with sessionmaker() as session:
+        rows = (await session.execute(select(TrackedProduct))).scalars().all()
+        users = sorted({r.user_id for r in rows})
+        mine = {r.id: r.product_id for r in rows if r.user_id == users[0]}
+        theirs = [r.id for r in rows if r.user_id == users[1]]
+        seller = await session.get(User, users[0])
+        assert seller is not None
+    with counted() as statements:
+        async with unit_of_work(sessionmaker, None) as uow:
+            series = await ProductService(uow).price_series(seller, [*mine, *theirs[:5]], days=30)
+    print(f"\nsparklines, 25 rows: {len(statements)} queries")
+    assert len(statements) <= 2
+    assert set(series) == set(mine)
+    for tracking, pid in mine.items():
+        n = pids.index(pid)
+        assert series[tracking] == [Decimal(f"{10 + n}.00"), Decimal(f"{20 + n}.00")]
