@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -31,10 +32,11 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import loadgen
+from bench import loadgen, read_floor
 from bench.common import LOGS, Bench, bench, cpu_seconds, machine, table, verdict, wait_http
 from bench.seed import SELLER_EMAIL, SELLER_PASSWORD, Seeded, seed_catalogue
 from services.core.embedded import free_port
+from services.core.settings import Settings
 
 REDIS_DB = 9
 MIN_SHARE = 0.5
@@ -161,6 +163,10 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                     "bare": await asyncio.to_thread(load, bare_base, path, args, bare.pid),
                 }
             state.stop(bare)
+            # The same reads in-process, step by step: where a request's CPU goes.
+            os.environ.update(state.env())
+            routes = {name: (gw.paths[name], captured[name]) for name in ROUTES}
+            results["floor"] = await read_floor.measure(Settings(), gw.token, routes)
         if args.variants:
             variants = [
                 (
@@ -235,6 +241,14 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
                 )
             )
         out += "\n\n" + table("Gateway serving alternatives", ["serving", *ROUTES], vrows)
+    if results.get("floor"):
+        steps = results["floor"]
+        bare_list = steps[0][1]
+        out += "\n\n" + table(
+            "Where a cached read's CPU goes (in-process, no HTTP server)",
+            ["step", "CPU µs per call", "vs the bare app's list answer"],
+            [(label, f"{us:,.0f}", f"{us / bare_list:.1f}x") for label, us in steps],
+        )
     notes = [
         f"machine: {machine()}",
         f"load generator: {loadgen.tool()} in its own process, {args.duration:.0f} s per "
