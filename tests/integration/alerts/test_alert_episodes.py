@@ -1,0 +1,134 @@
+"""A change and the move that undoes it are one alert: the reversal ends the first alert."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from arq.connections import ArqRedis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.alerts.detection import ChangeDetector, DetectionResult
+from services.alerts.models import AlertEvent
+from services.alerts.schemas import AlertRead
+from services.core.jobs import create_arq_pool
+from services.core.settings import Settings
+from services.core.uow import UnitOfWork, unit_of_work
+from tests.factories import ingest, item, seed_tracked
+
+pytestmark = pytest.mark.asyncio
+T0 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+
+
+@pytest.fixture
+async def arq(settings: Settings) -> AsyncIterator[ArqRedis]:
+    pool = await create_arq_pool(settings)
+    yield pool
+    await pool.aclose()
+
+
+@pytest.fixture
+def new_uow(sessionmaker: async_sessionmaker[AsyncSession], arq: ArqRedis) -> UowFactory:
+    return functools.partial(unit_of_work, sessionmaker, arq)
+
+
+async def detect(
+    new_uow: UowFactory, settings: Settings, run_id: uuid.UUID, now: datetime
+) -> DetectionResult:
+    async with new_uow() as uow:
+        return await ChangeDetector(uow, settings).detect_run(run_id, now)
+
+
+async def events(sessionmaker: async_sessionmaker[AsyncSession]) -> list[AlertEvent]:
+    async with sessionmaker() as session:
+        return list(
+            (await session.execute(select(AlertEvent).order_by(AlertEvent.created_at))).scalars()
+        )
+
+
+async def test_a_one_day_deal_is_one_alert_that_ends_when_the_price_comes_back(
+    sessionmaker: async_sessionmaker[AsyncSession], new_uow: UowFactory, settings: Settings
+) -> None:
+    (pid,) = await seed_tracked(sessionmaker, count=1)
+    await ingest(sessionmaker, pid, item(), T0)
+    drop = await ingest(sessionmaker, pid, item(price=Decimal("15.00")), T0 + DAY)
+    assert (await detect(new_uow, settings, drop, T0 + DAY)).events == 1
+
+    back = await ingest(sessionmaker, pid, item(price=Decimal("19.99")), T0 + 2 * DAY)
+    result = await detect(new_uow, settings, back, T0 + 2 * DAY)
+    assert (result.events, result.ended) == (0, 1)
+    (alert,) = await events(sessionmaker)
+    assert alert.rule == "price_change"
+    assert alert.ended_at == T0 + 2 * DAY
+    assert alert.ended_value == "19.99"
+    assert alert.ended_message == "Price drop over: back to 19.99 USD after 1 day"
+    assert alert.ended_crawl_run_id == back
+    shown = AlertRead.model_validate(alert)
+    assert (shown.ended_at, shown.ended_message) == (alert.ended_at, alert.ended_message)
+
+    # Detection run again for either crawl (a retried job) neither stores the rise back as an
+    # alert nor ends anything twice.
+    again = await detect(new_uow, settings, back, T0 + 2 * DAY)
+    assert (again.events, again.ended) == (0, 0)
+    assert (await detect(new_uow, settings, drop, T0 + 2 * DAY)).events == 0
+    (same,) = await events(sessionmaker)
+    assert (same.id, same.ended_at, same.ended_crawl_run_id) == (alert.id, T0 + 2 * DAY, back)
+
+
+async def test_a_price_that_stays_down_keeps_its_alert_open(
+    sessionmaker: async_sessionmaker[AsyncSession], new_uow: UowFactory, settings: Settings
+) -> None:
+    (pid,) = await seed_tracked(sessionmaker, count=1)
+    await ingest(sessionmaker, pid, item(), T0)
+    drop = await ingest(sessionmaker, pid, item(price=Decimal("15.00")), T0 + DAY)
+    await detect(new_uow, settings, drop, T0 + DAY)
+    # Up a little, still more than 10 % under where it was: the episode goes on.
+    partly = await ingest(sessionmaker, pid, item(price=Decimal("17.50")), T0 + 2 * DAY)
+    assert (await detect(new_uow, settings, partly, T0 + 2 * DAY)).ended == 0
+    (alert,) = await events(sessionmaker)
+    assert alert.ended_at is None
+
+
+async def test_back_in_stock_ends_the_stock_out_instead_of_a_second_alert(
+    sessionmaker: async_sessionmaker[AsyncSession], new_uow: UowFactory, settings: Settings
+) -> None:
+    (pid,) = await seed_tracked(sessionmaker, count=1)
+    await ingest(sessionmaker, pid, item(), T0)
+    out = await ingest(
+        sessionmaker, pid, item(in_stock=False, price=None, buybox_price=None), T0 + DAY
+    )
+    await detect(new_uow, settings, out, T0 + DAY)
+    back = await ingest(sessionmaker, pid, item(), T0 + 4 * DAY)
+    assert (await detect(new_uow, settings, back, T0 + 4 * DAY)).events == 0
+    (alert,) = await events(sessionmaker)
+    assert alert.rule == "out_of_stock"
+    assert alert.ended_message == "Back in stock after 3 days"
+
+
+async def test_outside_the_episode_window_the_move_back_is_an_alert_of_its_own(
+    sessionmaker: async_sessionmaker[AsyncSession], new_uow: UowFactory, settings: Settings
+) -> None:
+    # The re-arm window counts from when an alert was stored (the wall clock): off, and detection
+    # told the time now, to see the episode window alone.
+    unarmed = settings.model_copy(deep=True)
+    unarmed.alerts.rearm_window_s = 0
+    (pid,) = await seed_tracked(sessionmaker, count=1)
+    await ingest(sessionmaker, pid, item(), T0)
+    drop = await ingest(sessionmaker, pid, item(price=Decimal("15.00")), T0 + DAY)
+    await detect(new_uow, unarmed, drop, datetime.now(UTC))
+    # Measured on capture times: eight days after the drop's snapshot, the default 7 are over.
+    back = await ingest(sessionmaker, pid, item(), T0 + 9 * DAY)
+    result = await detect(new_uow, unarmed, back, datetime.now(UTC))
+    assert (result.events, result.ended) == (1, 0)
+    assert [(a.rule, a.ended_at) for a in await events(sessionmaker)] == [
+        ("price_change", None),
+        ("price_change", None),
+    ]
