@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from services.alerts.jobs import AlertJob, deliver_job_id
 from services.alerts.models import AlertEvent, NotificationChannel
@@ -24,6 +25,7 @@ from services.alerts.rules import (
     fingerprint,
     settle,
     undercut,
+    usual_ranks,
 )
 from services.alerts.schemas import ChannelMode, DeliveryKind
 from services.alerts.service import alerts_changed
@@ -39,7 +41,7 @@ from services.product.service import ProductService
 logger = logging.getLogger(__name__)
 
 
-def _state(state: ProductState) -> State:
+def _state(state: ProductState, recent_bsr: Sequence[Sequence[Mapping[str, Any]]] = ()) -> State:
     return State(
         price=state.price,
         buybox_price=state.buybox_price,
@@ -52,6 +54,7 @@ def _state(state: ProductState) -> State:
         bullets=state.bullets,
         images=state.images,
         currency=state.currency,
+        usual_bsr=usual_ranks(recent_bsr),
     )
 
 
@@ -105,7 +108,8 @@ class ChangeDetector:
         for tracking in trackings:
             change = pairs[tracking.product_id]
             current = _state(change.current)
-            found = detect(_state(change.previous), current, tracking.thresholds, tracking.role)
+            previous = _state(change.previous, change.recent_bsr)
+            found = detect(previous, current, tracking.thresholds, tracking.role)
             found, ended = settle(
                 found,
                 episodes.get(tracking.id, []),

@@ -7,9 +7,10 @@ never raise a false change.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from statistics import median_low
 from typing import Any
 
 from services.core.thresholds import Rule, Severity, Thresholds
@@ -30,6 +31,9 @@ class State:
     bullets: Sequence[str] = ()
     images: Sequence[str] = ()
     currency: str | None = None
+    # Each subcategory's usual rank over the last good snapshots up to this one (``usual_ranks``);
+    # empty when unknown, and then only the previous rank counts.
+    usual_bsr: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +123,31 @@ def buybox_seller(old: State, new: State, t: Thresholds, role: str) -> list[Even
     return [Event(rule, severity, old.buybox_seller, new.buybox_seller, None, None, message)]
 
 
+def _rank_moved(before: int, now: int, t: Thresholds) -> bool:
+    """Past the relative threshold *and* the minimum number of places."""
+    return (
+        abs(_pct(Decimal(before), Decimal(now))) > t.bsr_change_pct
+        and abs(now - before) >= t.min_bsr_delta
+    )
+
+
+def usual_ranks(history: Sequence[Sequence[Mapping[str, Any]]]) -> dict[str, int]:
+    """Each subcategory's median rank over these snapshots' BSR lists (main category first)."""
+    ranks: dict[str, list[int]] = {}
+    for bsr in history:
+        for entry in list(bsr)[1:]:
+            ranks.setdefault(str(entry["category"]), []).append(int(entry["rank"]))
+    return {category: int(median_low(values)) for category, values in ranks.items()}
+
+
 def bsr_change(old: State, new: State, t: Thresholds, role: str) -> list[Event]:
-    """Every subcategory (not the main category, whose rank swings by nature) compared."""
+    """Every subcategory (not the main category, whose rank swings by nature) compared.
+
+    A rank is noisy from one day to the next: a move counts when the new rank is past the
+    threshold from the previous rank *and*, in the same direction, from the product's usual
+    rank of the last snapshots. So a wobble of one day against a quiet week, and the return to
+    normal after one, stay quiet; a real jump, up or down, is news the day it happens.
+    """
     if old.in_stock is not None and new.in_stock is not None and old.in_stock != new.in_stock:
         return []  # a stock-out sinks the rank and a restock lifts it: the stock rule says why
     before = {str(e["category"]): int(e["rank"]) for e in list(old.bsr)[1:]}
@@ -130,10 +157,13 @@ def bsr_change(old: State, new: State, t: Thresholds, role: str) -> list[Event]:
         previous = before.get(category)
         if previous is None or previous == 0:
             continue
-        pct = _pct(Decimal(previous), Decimal(rank))
-        if abs(pct) <= t.bsr_change_pct or abs(rank - previous) < t.min_bsr_delta:
+        if not _rank_moved(previous, rank, t):
             continue
         worse = rank > previous
+        usual = old.usual_bsr.get(category)
+        if usual and (not _rank_moved(usual, rank, t) or (rank > usual) != worse):
+            continue
+        pct = _pct(Decimal(previous), Decimal(rank))
         events.append(
             Event(
                 Rule.BSR_CHANGE,
@@ -143,7 +173,8 @@ def bsr_change(old: State, new: State, t: Thresholds, role: str) -> list[Event]:
                 f"{pct:+.1f}%",
                 f"{t.bsr_change_pct}%",
                 f"Best Sellers Rank in {category} {'fell' if worse else 'improved'} "
-                f"from #{previous:,} to #{rank:,}",
+                f"from #{previous:,} to #{rank:,}"
+                + (f" (usually #{usual:,})" if usual and usual != previous else ""),
             )
         )
     return events
@@ -362,10 +393,7 @@ def _rank_back(episode: Episode, new: State, t: Thresholds) -> tuple[Any, str] |
     category, before = str(episode.old.get("category")), int(episode.old.get("rank") or 0)
     ranks = {str(e["category"]): int(e["rank"]) for e in list(new.bsr)[1:]}
     now = ranks.get(category)
-    if now is None or before == 0:
-        return None
-    pct = _pct(Decimal(before), Decimal(now))
-    if abs(pct) > t.bsr_change_pct and abs(now - before) >= t.min_bsr_delta:
+    if now is None or before == 0 or _rank_moved(before, now, t):
         return None
     return (
         {"category": category, "rank": now},

@@ -20,6 +20,7 @@ from services.alerts.schemas import AlertRead
 from services.core.jobs import create_arq_pool
 from services.core.settings import Settings
 from services.core.uow import UnitOfWork, unit_of_work
+from services.product.apify.item import BsrEntry, ParsedItem
 from tests.factories import ingest, item, seed_tracked
 
 pytestmark = pytest.mark.asyncio
@@ -132,3 +133,24 @@ async def test_outside_the_episode_window_the_move_back_is_an_alert_of_its_own(
         ("price_change", None),
         ("price_change", None),
     ]
+
+
+async def test_a_rank_is_weighed_against_its_usual_level_of_the_week_before(
+    sessionmaker: async_sessionmaker[AsyncSession], new_uow: UowFactory, settings: Settings
+) -> None:
+    def ranked(sub: int) -> ParsedItem:
+        return item(bsr=(BsrEntry(5000, "Electronics"), BsrEntry(sub, "Earbuds")))
+
+    (pid,) = await seed_tracked(sessionmaker, count=1)
+    for day, sub in enumerate((100, 105, 95)):
+        await ingest(sessionmaker, pid, ranked(sub), T0 + day * DAY)
+    outlier = await ingest(sessionmaker, pid, ranked(60), T0 + 3 * DAY)
+    assert (await detect(new_uow, settings, outlier, T0 + 3 * DAY)).events == 1
+    # Back at #100: 67 % worse than yesterday, but where the rank has been all week (the
+    # median of the snapshots before is #95): the first alert ends, no second one.
+    usual = await ingest(sessionmaker, pid, ranked(100), T0 + 4 * DAY)
+    result = await detect(new_uow, settings, usual, T0 + 4 * DAY)
+    assert (result.events, result.ended) == (0, 1)
+    (alert,) = await events(sessionmaker)
+    assert alert.message == "Best Sellers Rank in Earbuds improved from #95 to #60 (usually #100)"
+    assert alert.ended_message == "Best Sellers Rank in Earbuds back to #100 after 1 day"
