@@ -12,7 +12,14 @@ The re-arm window and the daily cap are switched off for the run (every simulate
 a few real minutes, so both would hide what the rules themselves produce); the last line shows
 what the default cap would still let through.
 
-    uv run python -m bench.alert_volume [--products 1000] [--days 7]
+    uv run python -m bench.alert_volume [--products 1000] [--days 7] [--warmup-days 7]
+
+Day 0 only lays down the first snapshots, so by default the products start the run without a
+past: a deal, a stock-out or a rank jump already under way on day 0 ends on day 1 with no open
+alert to end. ``--warmup-days N`` crawls N simulated days before day 0 and counts nothing there,
+which measures a seller whose products have been tracked for a while (the steady state). Every
+simulated day passes in a few real minutes, so all of them fall inside the seven-day windows of
+alert episodes and usual ranks, which are measured on snapshot capture times.
 
 To measure another revision's defaults (e.g. before a threshold change), run the same file in a
 checkout of that revision: ``git worktree add --detach /tmp/old <rev> && cp
@@ -113,7 +120,7 @@ async def _run(args: argparse.Namespace) -> tuple[list[Counter[str]], Counter[st
         conn = await asyncpg.connect(db_url)
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sim_port}") as sim_http:
-                for day in range(args.days + 1):
+                for day in range(-args.warmup_days, args.days + 1):
                     (
                         await sim_http.put("/_sim/config", json={"day_offset": day})
                     ).raise_for_status()
@@ -134,7 +141,7 @@ async def _run(args: argparse.Namespace) -> tuple[list[Counter[str]], Counter[st
                         "WHERE created_at > $1 GROUP BY rule, severity",
                         before,
                     )
-                    if day:  # day 0 only lays down the first snapshots
+                    if day > 0:  # day 0 and before only lay down snapshots
                         counts: Counter[str] = Counter()
                         for r in rows:
                             counts[r["rule"]] += r["n"]
@@ -181,7 +188,7 @@ def report(
     notes = [
         f"machine: {machine()}",
         f"{products:,} products (groups of four own + one competitor), {len(per_day)} "
-        "simulated days, "
+        f"simulated days after {args.warmup_days} days of warm-up, "
         "default thresholds; re-arm window and daily cap off",
         f"after the default daily cap of {cap} per seller: "
         f"{sum(min(cap, d / scale) for d in daily) / len(daily) * scale:.1f} per 1 000 per day",
@@ -210,6 +217,9 @@ def main() -> None:
     )
     parser.add_argument("--products", type=int, default=1000)
     parser.add_argument("--days", type=int, default=7)
+    parser.add_argument(
+        "--warmup-days", type=int, default=0, help="simulated days crawled before, not counted"
+    )
     parser.add_argument("--redis-db", type=int, default=REDIS_DB)
     parser.add_argument("--timeout", type=float, default=600, help="seconds per simulated day")
     parser.add_argument("--label", default="", help="a name for the table's title")
