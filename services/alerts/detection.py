@@ -101,40 +101,7 @@ class ChangeDetector:
         # Taken before reading open alerts and what already fired: without it, two jobs running
         # at once would each miss the other's events (and each store up to the cap).
         await self.alerts.lock_sellers(list({t.user_id for t in trackings}))
-        episodes = await self._open_episodes(trackings, run_id, crawl.captured_at)
-        candidates: list[tuple[TrackingFacts, Event]] = []
-        endings: list[Ending] = []
-        ended_for: set[uuid.UUID] = set()
-        for tracking in trackings:
-            change = pairs[tracking.product_id]
-            current = _state(change.current)
-            previous = _state(change.previous, change.recent_bsr)
-            found = detect(previous, current, tracking.thresholds, tracking.role)
-            found, ended = settle(
-                found,
-                episodes.get(tracking.id, []),
-                current,
-                tracking.thresholds,
-                crawl.captured_at,
-            )
-            candidates.extend((tracking, e) for e in found)
-            endings.extend(ended)
-            if ended:
-                ended_for.add(tracking.user_id)
-        await self.alerts.end_episodes(
-            [
-                {
-                    "id": e.episode.id,
-                    "ended_at": crawl.captured_at,
-                    "ended_value": e.value,
-                    "ended_message": e.message,
-                    "ended_crawl_run_id": run_id,
-                }
-                for e in endings
-            ]
-        )
-        for e in endings:
-            ALERT_EPISODES_ENDED.labels(e.episode.rule).inc()
+        candidates, ended = await self._changes(trackings, pairs, run_id, crawl.captured_at)
         candidates.extend(await self._undercuts(trackings, pairs))
         kept, suppressed = await self._against_fatigue(candidates, now)
         rows = [
@@ -160,7 +127,9 @@ class ChangeDetector:
         for event in inserted:
             ALERT_EVENTS.labels(event.rule, event.severity).inc()
         # An ended alert shows differently too (the product detail's recent alerts).
-        alerts_changed(self.uow, self.cache, {event.user_id for event in inserted} | ended_for)
+        alerts_changed(
+            self.uow, self.cache, {e.user_id for e in inserted} | {t.user_id for t, _ in ended}
+        )
         deliveries = await self._queue_deliveries(inserted)
         logger.info(
             "changes detected",
@@ -169,10 +138,51 @@ class ChangeDetector:
                 "compared": len(pairs),
                 "events": len(inserted),
                 "suppressed": suppressed,
-                "ended": len(endings),
+                "ended": len(ended),
             },
         )
-        return DetectionResult(len(pairs), len(inserted), suppressed, deliveries, len(endings))
+        return DetectionResult(len(pairs), len(inserted), suppressed, deliveries, len(ended))
+
+    async def _changes(
+        self,
+        trackings: Sequence[TrackingFacts],
+        pairs: Mapping[int, StateChange],
+        run_id: uuid.UUID,
+        captured_at: datetime,
+    ) -> tuple[list[tuple[TrackingFacts, Event]], list[tuple[TrackingFacts, Ending]]]:
+        """Each tracking's events of this crawl, and the open alerts it ends (recorded here):
+        a move that undoes an open alert's change ends that alert instead of raising one."""
+        episodes = await self._open_episodes(trackings, run_id, captured_at)
+        candidates: list[tuple[TrackingFacts, Event]] = []
+        ended: list[tuple[TrackingFacts, Ending]] = []
+        for tracking in trackings:
+            change = pairs[tracking.product_id]
+            current = _state(change.current)
+            previous = _state(change.previous, change.recent_bsr)
+            found, endings = settle(
+                detect(previous, current, tracking.thresholds, tracking.role),
+                episodes.get(tracking.id, []),
+                current,
+                tracking.thresholds,
+                captured_at,
+            )
+            candidates.extend((tracking, e) for e in found)
+            ended.extend((tracking, e) for e in endings)
+        await self.alerts.end_episodes(
+            [
+                {
+                    "id": e.episode.id,
+                    "ended_at": captured_at,
+                    "ended_value": e.value,
+                    "ended_message": e.message,
+                    "ended_crawl_run_id": run_id,
+                }
+                for _, e in ended
+            ]
+        )
+        for _, e in ended:
+            ALERT_EPISODES_ENDED.labels(e.episode.rule).inc()
+        return candidates, ended
 
     async def _open_episodes(
         self, trackings: Sequence[TrackingFacts], run_id: uuid.UUID, captured_at: datetime

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import httpx
 import pytest
 from arq.connections import ArqRedis
 from sqlalchemy import select
@@ -18,14 +19,19 @@ from services.alerts.detection import ChangeDetector, DetectionResult
 from services.alerts.models import AlertEvent
 from services.alerts.schemas import AlertRead
 from services.core.jobs import create_arq_pool
+from services.core.read_cache import ReadCache
 from services.core.settings import Settings
 from services.core.uow import UnitOfWork, unit_of_work
 from services.product.apify.item import BsrEntry, ParsedItem
+from services.product.models import Product
+from services.product.service import ProductService
 from tests.factories import ingest, item, seed_tracked
+from tests.integration.conftest import AuthHeaders
 
 pytestmark = pytest.mark.asyncio
 T0 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
+MakeSeller = Callable[..., Awaitable[AuthHeaders]]
 UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 
 
@@ -46,6 +52,29 @@ async def detect(
 ) -> DetectionResult:
     async with new_uow() as uow:
         return await ChangeDetector(uow, settings).detect_run(run_id, now)
+
+
+async def after_ingest(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    run: uuid.UUID,
+    *,
+    refresh: bool = True,
+    detect: bool = True,
+) -> None:
+    """What the worker does after an ingest, in two jobs: read models refreshed, changes
+    detected."""
+    arq = await create_arq_pool(settings)
+    cache = ReadCache(arq, settings.cache.ttl_s)
+    try:
+        if refresh:
+            async with unit_of_work(sessionmaker, arq) as uow:
+                await ProductService(uow, cache=cache).refresh_read_models(run)
+        if detect:
+            async with unit_of_work(sessionmaker, arq) as uow:
+                await ChangeDetector(uow, settings, cache).detect_run(run)
+    finally:
+        await arq.aclose()
 
 
 async def events(sessionmaker: async_sessionmaker[AsyncSession]) -> list[AlertEvent]:
@@ -154,3 +183,37 @@ async def test_a_rank_is_weighed_against_its_usual_level_of_the_week_before(
     (alert,) = await events(sessionmaker)
     assert alert.message == "Best Sellers Rank in Earbuds improved from #95 to #60 (usually #100)"
     assert alert.ended_message == "Best Sellers Rank in Earbuds back to #100 after 1 day"
+
+
+async def test_the_api_and_the_cached_product_detail_show_the_ending(
+    client: httpx.AsyncClient,
+    make_seller: MakeSeller,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    auth = await make_seller()
+    r = await client.post(
+        "/api/v1/products", headers=auth, json={"product": "B0EPIS0001", "marketplace": "US"}
+    )
+    assert r.status_code == 201, r.text
+    url = f"/api/v1/products/{r.json()['id']}"
+    async with sessionmaker() as session:
+        query = select(Product.id).where(Product.asin == "B0EPIS0001")
+        pid = (await session.execute(query)).scalar_one()
+    start = datetime.now(UTC) - timedelta(days=3)
+    await ingest(sessionmaker, pid, item(asin="B0EPIS0001"), start)
+    drop = await ingest(sessionmaker, pid, item("B0EPIS0001", price=Decimal("15.00")), start + DAY)
+    await after_ingest(settings, sessionmaker, drop)
+    back = await ingest(sessionmaker, pid, item(asin="B0EPIS0001"), start + 2 * DAY)
+    await after_ingest(settings, sessionmaker, back, detect=False)
+    (shown,) = (await client.get(url, headers=auth)).json()["recent_alerts"]
+    assert shown["ended_message"] is None  # and this detail is now cached
+
+    # Detection ends the alert: the cached detail gives way to one that shows it.
+    await after_ingest(settings, sessionmaker, back, refresh=False)
+    (shown,) = (await client.get(url, headers=auth)).json()["recent_alerts"]
+    assert shown["ended_message"] == "Price drop over: back to 20.00 USD after 1 day"
+    (listed,) = (await client.get("/api/v1/alerts", headers=auth)).json()["items"]
+    assert listed["ended_value"] == "20.00"
+    assert datetime.fromisoformat(listed["ended_at"]) == start + 2 * DAY
+    assert listed["ended_message"] == shown["ended_message"]
