@@ -95,10 +95,28 @@ async def _settled(conn: asyncpg.Connection, redis: Redis, timeout_s: float) -> 
         await asyncio.sleep(0.3)
 
 
-async def _run(args: argparse.Namespace) -> tuple[list[Counter[str]], Counter[str], int]:
-    """Alerts per rule for each simulated day, and per severity over the whole run."""
+async def _ended(conn: asyncpg.Connection, since: object) -> Counter[str]:
+    """Alerts that a snapshot captured after ``since`` ended, per rule (none on a revision
+    before alert episodes)."""
+    if not await conn.fetchval(
+        "SELECT 1 FROM information_schema.columns "
+        "WHERE table_name = 'alert_events' AND column_name = 'ended_at'"
+    ):
+        return Counter()
+    rows = await conn.fetch(
+        "SELECT rule, count(*) AS n FROM alert_events WHERE ended_at > $1 GROUP BY rule", since
+    )
+    return Counter({r["rule"]: r["n"] for r in rows})
+
+
+async def _run(
+    args: argparse.Namespace,
+) -> tuple[list[Counter[str]], Counter[str], Counter[str], int]:
+    """Alerts per rule for each simulated day, and per severity and alerts ended per rule over
+    the whole run."""
     per_day: list[Counter[str]] = []
     severities: Counter[str] = Counter()
+    ended: Counter[str] = Counter()
     async with bench("alerts", args.redis_db) as state:
         db_url = await state.fresh_database()
         await _seed(db_url, args.products)
@@ -147,17 +165,19 @@ async def _run(args: argparse.Namespace) -> tuple[list[Counter[str]], Counter[st
                             counts[r["rule"]] += r["n"]
                             severities[r["severity"]] += r["n"]
                         per_day.append(counts)
+                        ended.update(await _ended(conn, before))
         finally:
             await conn.close()
             await redis.aclose()
             await arq.aclose()
             state.stop(sim)
-    return per_day, severities, args.products
+    return per_day, severities, ended, args.products
 
 
 def report(
     per_day: list[Counter[str]],
     severities: Counter[str],
+    ended: Counter[str],
     products: int,
     args: argparse.Namespace,
 ) -> str:
@@ -172,6 +192,7 @@ def report(
             *(f"{day.get(rule, 0) * scale:.0f}" for day in per_day),
             f"{count * scale / len(per_day):.1f}",
             f"{100 * count / all_alerts:.0f} %" if all_alerts else "-",
+            f"{ended.get(rule, 0) * scale / len(per_day):.1f}",
         )
         for rule, count in totals.most_common()
     ]
@@ -182,6 +203,7 @@ def report(
             *(f"{d:.0f}" for d in daily),
             f"{sum(daily) / len(daily):.1f}",
             "100 %",
+            f"{sum(ended.values()) * scale / len(per_day):.1f}",
         )
     )
     cap = AlertSettings().daily_cap_per_seller
@@ -198,12 +220,20 @@ def report(
             for name in ("critical", "warning", "info")
         )
         + " (a channel set to warning and above sends the first two)",
+        "ended/day: earlier alerts of the rule that a later snapshot undid (ended instead of a "
+        "new alert), per 1 000 a day",
     ]
     return (
         table(
             "Alerts per 1 000 products per simulated day"
             + (f" ({args.label})" if args.label else ""),
-            ["rule", *(f"day {i + 1}" for i in range(len(per_day))), "mean/day", "share"],
+            [
+                "rule",
+                *(f"day {i + 1}" for i in range(len(per_day))),
+                "mean/day",
+                "share",
+                "ended/day",
+            ],
             rows,
         )
         + "\n\n"
@@ -224,8 +254,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600, help="seconds per simulated day")
     parser.add_argument("--label", default="", help="a name for the table's title")
     args = parser.parse_args()
-    per_day, severities, products = asyncio.run(_run(args))
-    print(report(per_day, severities, products, args), flush=True)
+    per_day, severities, ended, products = asyncio.run(_run(args))
+    print(report(per_day, severities, ended, products, args), flush=True)
 
 
 if __name__ == "__main__":
