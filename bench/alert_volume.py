@@ -12,7 +12,14 @@ The re-arm window and the daily cap are switched off for the run (every simulate
 a few real minutes, so both would hide what the rules themselves produce); the last line shows
 what the default cap would still let through.
 
-    uv run python -m bench.alert_volume [--products 1000] [--days 7]
+    uv run python -m bench.alert_volume [--products 1000] [--days 7] [--warmup-days 7]
+
+Day 0 only lays down the first snapshots, so by default the products start the run without a
+past: a deal, a stock-out or a rank jump already under way on day 0 ends on day 1 with no open
+alert to end. ``--warmup-days N`` crawls N simulated days before day 0 and counts nothing there,
+which measures a seller whose products have been tracked for a while (the steady state). Every
+simulated day passes in a few real minutes, so all of them fall inside the seven-day windows of
+alert episodes and usual ranks, which are measured on snapshot capture times.
 
 To measure another revision's defaults (e.g. before a threshold change), run the same file in a
 checkout of that revision: ``git worktree add --detach /tmp/old <rev> && cp
@@ -88,10 +95,28 @@ async def _settled(conn: asyncpg.Connection, redis: Redis, timeout_s: float) -> 
         await asyncio.sleep(0.3)
 
 
-async def _run(args: argparse.Namespace) -> tuple[list[Counter[str]], Counter[str], int]:
-    """Alerts per rule for each simulated day, and per severity over the whole run."""
+async def _ended(conn: asyncpg.Connection, since: object) -> Counter[str]:
+    """Alerts that a snapshot captured after ``since`` ended, per rule (none on a revision
+    before alert episodes)."""
+    if not await conn.fetchval(
+        "SELECT 1 FROM information_schema.columns "
+        "WHERE table_name = 'alert_events' AND column_name = 'ended_at'"
+    ):
+        return Counter()
+    rows = await conn.fetch(
+        "SELECT rule, count(*) AS n FROM alert_events WHERE ended_at > $1 GROUP BY rule", since
+    )
+    return Counter({r["rule"]: r["n"] for r in rows})
+
+
+async def _run(
+    args: argparse.Namespace,
+) -> tuple[list[Counter[str]], Counter[str], Counter[str], int]:
+    """Alerts per rule for each simulated day, and per severity and alerts ended per rule over
+    the whole run."""
     per_day: list[Counter[str]] = []
     severities: Counter[str] = Counter()
+    ended: Counter[str] = Counter()
     async with bench("alerts", args.redis_db) as state:
         db_url = await state.fresh_database()
         await _seed(db_url, args.products)
@@ -113,7 +138,7 @@ async def _run(args: argparse.Namespace) -> tuple[list[Counter[str]], Counter[st
         conn = await asyncpg.connect(db_url)
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sim_port}") as sim_http:
-                for day in range(args.days + 1):
+                for day in range(-args.warmup_days, args.days + 1):
                     (
                         await sim_http.put("/_sim/config", json={"day_offset": day})
                     ).raise_for_status()
@@ -134,23 +159,25 @@ async def _run(args: argparse.Namespace) -> tuple[list[Counter[str]], Counter[st
                         "WHERE created_at > $1 GROUP BY rule, severity",
                         before,
                     )
-                    if day:  # day 0 only lays down the first snapshots
+                    if day > 0:  # day 0 and before only lay down snapshots
                         counts: Counter[str] = Counter()
                         for r in rows:
                             counts[r["rule"]] += r["n"]
                             severities[r["severity"]] += r["n"]
                         per_day.append(counts)
+                        ended.update(await _ended(conn, before))
         finally:
             await conn.close()
             await redis.aclose()
             await arq.aclose()
             state.stop(sim)
-    return per_day, severities, args.products
+    return per_day, severities, ended, args.products
 
 
 def report(
     per_day: list[Counter[str]],
     severities: Counter[str],
+    ended: Counter[str],
     products: int,
     args: argparse.Namespace,
 ) -> str:
@@ -165,6 +192,7 @@ def report(
             *(f"{day.get(rule, 0) * scale:.0f}" for day in per_day),
             f"{count * scale / len(per_day):.1f}",
             f"{100 * count / all_alerts:.0f} %" if all_alerts else "-",
+            f"{ended.get(rule, 0) * scale / len(per_day):.1f}",
         )
         for rule, count in totals.most_common()
     ]
@@ -175,13 +203,14 @@ def report(
             *(f"{d:.0f}" for d in daily),
             f"{sum(daily) / len(daily):.1f}",
             "100 %",
+            f"{sum(ended.values()) * scale / len(per_day):.1f}",
         )
     )
     cap = AlertSettings().daily_cap_per_seller
     notes = [
         f"machine: {machine()}",
         f"{products:,} products (groups of four own + one competitor), {len(per_day)} "
-        "simulated days, "
+        f"simulated days after {args.warmup_days} days of warm-up, "
         "default thresholds; re-arm window and daily cap off",
         f"after the default daily cap of {cap} per seller: "
         f"{sum(min(cap, d / scale) for d in daily) / len(daily) * scale:.1f} per 1 000 per day",
@@ -191,12 +220,20 @@ def report(
             for name in ("critical", "warning", "info")
         )
         + " (a channel set to warning and above sends the first two)",
+        "ended/day: earlier alerts of the rule that a later snapshot undid (ended instead of a "
+        "new alert), per 1 000 a day",
     ]
     return (
         table(
             "Alerts per 1 000 products per simulated day"
             + (f" ({args.label})" if args.label else ""),
-            ["rule", *(f"day {i + 1}" for i in range(len(per_day))), "mean/day", "share"],
+            [
+                "rule",
+                *(f"day {i + 1}" for i in range(len(per_day))),
+                "mean/day",
+                "share",
+                "ended/day",
+            ],
             rows,
         )
         + "\n\n"
@@ -210,12 +247,15 @@ def main() -> None:
     )
     parser.add_argument("--products", type=int, default=1000)
     parser.add_argument("--days", type=int, default=7)
+    parser.add_argument(
+        "--warmup-days", type=int, default=0, help="simulated days crawled before, not counted"
+    )
     parser.add_argument("--redis-db", type=int, default=REDIS_DB)
     parser.add_argument("--timeout", type=float, default=600, help="seconds per simulated day")
     parser.add_argument("--label", default="", help="a name for the table's title")
     args = parser.parse_args()
-    per_day, severities, products = asyncio.run(_run(args))
-    print(report(per_day, severities, products, args), flush=True)
+    per_day, severities, ended, products = asyncio.run(_run(args))
+    print(report(per_day, severities, ended, products, args), flush=True)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,12 @@ async def detect_changes(ctx: TaskContext, run_id: str) -> dict[str, Any]:
     async with ctx.unit_of_work() as uow:
         cache = ReadCache(ctx.redis, ctx.settings.cache.ttl_s)
         result = await ChangeDetector(uow, ctx.settings, cache).detect_run(uuid.UUID(run_id))
-    return {"compared": result.compared, "events": result.events, "deliveries": result.deliveries}
+    return {
+        "compared": result.compared,
+        "events": result.events,
+        "ended": result.ended,
+        "deliveries": result.deliveries,
+    }
 
 
 @task(AlertJob.DELIVER, Queue.CRITICAL)

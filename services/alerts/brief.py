@@ -64,6 +64,10 @@ CRAWL_EVERY = {
     "weekly": timedelta(days=7),
 }
 ROLE_WEIGHT = {"own": 1.0, "competitor": 0.7}
+# A change that a later crawl already undid (the deal is over, back in stock) is still worth
+# knowing, but the moment to act on it has passed: it ranks below what still holds.
+ENDED_WEIGHT = 0.25
+ENDED_STEP = "Over already: nothing to do unless it happens again"
 
 
 class BriefItem(BaseModel):
@@ -80,6 +84,7 @@ class BriefItem(BaseModel):
     score: float
     created_at: datetime
     new_since_last_visit: bool = False
+    ended_at: datetime | None = None
 
 
 class Mover(BaseModel):
@@ -299,6 +304,10 @@ class BriefService:
         for alert in unread:
             row = by_id.get(alert.tracked_product_id)
             step, anchor = next_step(alert.rule)
+            message, weight = alert.message, revenue_weight(row, rows)
+            if alert.ended_at is not None:
+                message = f"{message} — {alert.ended_message}"
+                step, weight = ENDED_STEP, weight * ENDED_WEIGHT
             items.append(
                 BriefItem(
                     alert_id=alert.id,
@@ -306,18 +315,19 @@ class BriefService:
                     product=product_label(row) if row else "A stopped product",
                     rule=alert.rule,
                     severity=alert.severity,
-                    message=alert.message,
+                    message=message,
                     next_step=step,
                     href=f"/products/{alert.tracked_product_id}{anchor}",
                     score=score(
                         alert.severity,
                         alert.rule,
                         row.role if row else "own",
-                        revenue_weight(row, rows),
+                        weight,
                         now - alert.created_at,
                     ),
                     created_at=alert.created_at,
                     new_since_last_visit=since is None or alert.created_at > since,
+                    ended_at=alert.ended_at,
                 )
             )
         items.sort(key=lambda i: (-i.score, -i.created_at.timestamp()))

@@ -10,15 +10,27 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from services.alerts.jobs import AlertJob, deliver_job_id
 from services.alerts.models import AlertEvent, NotificationChannel
 from services.alerts.repository import AlertRepository, ChannelRepository, DeliveryRepository
-from services.alerts.rules import Event, State, detect, undercut
+from services.alerts.rules import (
+    EPISODIC,
+    Ending,
+    Episode,
+    Event,
+    State,
+    detect,
+    fingerprint,
+    settle,
+    undercut,
+    usual_ranks,
+)
 from services.alerts.schemas import ChannelMode, DeliveryKind
 from services.alerts.service import alerts_changed
 from services.core.jobs import Queue
-from services.core.metrics import ALERT_EVENTS
+from services.core.metrics import ALERT_EPISODES_ENDED, ALERT_EVENTS
 from services.core.read_cache import ReadCache
 from services.core.settings import Settings
 from services.core.thresholds import Rule
@@ -29,7 +41,7 @@ from services.product.service import ProductService
 logger = logging.getLogger(__name__)
 
 
-def _state(state: ProductState) -> State:
+def _state(state: ProductState, recent_bsr: Sequence[Sequence[Mapping[str, Any]]] = ()) -> State:
     return State(
         price=state.price,
         buybox_price=state.buybox_price,
@@ -42,14 +54,20 @@ def _state(state: ProductState) -> State:
         bullets=state.bullets,
         images=state.images,
         currency=state.currency,
+        usual_bsr=usual_ranks(recent_bsr),
     )
 
 
-def _fingerprint(event: Event) -> str:
-    # One event per BSR category per crawl; every other rule fires once per crawl.
-    if isinstance(event.new, dict) and "category" in event.new:
-        return str(event.new["category"])[:200]
-    return ""
+def _episode(row: AlertEvent, run_id: uuid.UUID) -> Episode:
+    return Episode(
+        id=row.id,
+        rule=row.rule,
+        fingerprint=row.fingerprint,
+        old=row.old_value,
+        new=row.new_value,
+        started_at=row.snapshot_captured_at,
+        ended_here=row.ended_crawl_run_id == run_id,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +76,7 @@ class DetectionResult:
     events: int
     suppressed: int
     deliveries: int
+    ended: int = 0  # earlier alerts this crawl undid
 
 
 class ChangeDetector:
@@ -77,13 +96,12 @@ class ChangeDetector:
         if not pairs:
             return DetectionResult(0, 0, 0, 0)
         trackings = await self.products.active_trackings(list(pairs))
-        candidates: list[tuple[TrackingFacts, Event]] = []
-        for tracking in trackings:
-            change = pairs[tracking.product_id]
-            found = detect(
-                _state(change.previous), _state(change.current), tracking.thresholds, tracking.role
-            )
-            candidates.extend((tracking, e) for e in found)
+        if not trackings:
+            return DetectionResult(len(pairs), 0, 0, 0)
+        # Taken before reading open alerts and what already fired: without it, two jobs running
+        # at once would each miss the other's events (and each store up to the cap).
+        await self.alerts.lock_sellers(list({t.user_id for t in trackings}))
+        candidates, ended = await self._changes(trackings, pairs, run_id, crawl.captured_at)
         candidates.extend(await self._undercuts(trackings, pairs))
         kept, suppressed = await self._against_fatigue(candidates, now)
         rows = [
@@ -93,7 +111,7 @@ class ChangeDetector:
                 "tracked_product_id": tracking.id,
                 "product_id": tracking.product_id,
                 "rule": event.rule.value,
-                "fingerprint": _fingerprint(event),
+                "fingerprint": fingerprint(event),
                 "severity": event.severity.value,
                 "old_value": event.old,
                 "new_value": event.new,
@@ -108,7 +126,10 @@ class ChangeDetector:
         inserted = await self.alerts.insert_events(rows)
         for event in inserted:
             ALERT_EVENTS.labels(event.rule, event.severity).inc()
-        alerts_changed(self.uow, self.cache, {event.user_id for event in inserted})
+        # An ended alert shows differently too (the product detail's recent alerts).
+        alerts_changed(
+            self.uow, self.cache, {e.user_id for e in inserted} | {t.user_id for t, _ in ended}
+        )
         deliveries = await self._queue_deliveries(inserted)
         logger.info(
             "changes detected",
@@ -117,9 +138,70 @@ class ChangeDetector:
                 "compared": len(pairs),
                 "events": len(inserted),
                 "suppressed": suppressed,
+                "ended": len(ended),
             },
         )
-        return DetectionResult(len(pairs), len(inserted), suppressed, deliveries)
+        return DetectionResult(len(pairs), len(inserted), suppressed, deliveries, len(ended))
+
+    async def _changes(
+        self,
+        trackings: Sequence[TrackingFacts],
+        pairs: Mapping[int, StateChange],
+        run_id: uuid.UUID,
+        captured_at: datetime,
+    ) -> tuple[list[tuple[TrackingFacts, Event]], list[tuple[TrackingFacts, Ending]]]:
+        """Each tracking's events of this crawl, and the open alerts it ends (recorded here):
+        a move that undoes an open alert's change ends that alert instead of raising one."""
+        episodes = await self._open_episodes(trackings, run_id, captured_at)
+        candidates: list[tuple[TrackingFacts, Event]] = []
+        ended: list[tuple[TrackingFacts, Ending]] = []
+        for tracking in trackings:
+            change = pairs[tracking.product_id]
+            current = _state(change.current)
+            previous = _state(change.previous, change.recent_bsr)
+            found, endings = settle(
+                detect(previous, current, tracking.thresholds, tracking.role),
+                episodes.get(tracking.id, []),
+                current,
+                tracking.thresholds,
+                captured_at,
+            )
+            candidates.extend((tracking, e) for e in found)
+            ended.extend((tracking, e) for e in endings)
+        await self.alerts.end_episodes(
+            [
+                {
+                    "id": e.episode.id,
+                    "ended_at": captured_at,
+                    "ended_value": e.value,
+                    "ended_message": e.message,
+                    "ended_crawl_run_id": run_id,
+                }
+                for _, e in ended
+            ]
+        )
+        for _, e in ended:
+            ALERT_EPISODES_ENDED.labels(e.episode.rule).inc()
+        return candidates, ended
+
+    async def _open_episodes(
+        self, trackings: Sequence[TrackingFacts], run_id: uuid.UUID, captured_at: datetime
+    ) -> dict[uuid.UUID, list[Episode]]:
+        """Each tracking's alerts that a move back could still end, by tracking."""
+        window = self.settings.alerts.episode_window_s
+        if not window:
+            return {}
+        rows = await self.alerts.open_episodes(
+            [t.id for t in trackings],
+            sorted(rule.value for rule in EPISODIC),
+            captured_at - timedelta(seconds=window),
+            captured_at,
+            run_id,
+        )
+        episodes: dict[uuid.UUID, list[Episode]] = defaultdict(list)
+        for row in rows:
+            episodes[row.tracked_product_id].append(_episode(row, run_id))
+        return episodes
 
     async def _undercuts(
         self, trackings: Sequence[TrackingFacts], pairs: Mapping[int, StateChange]
@@ -154,9 +236,6 @@ class ChangeDetector:
             return [], 0
         alerts = self.settings.alerts
         sellers = list({t.user_id for t, _ in candidates})
-        # Taken before reading what already fired: without it, two jobs running at once would
-        # each miss the other's events and each store up to the cap.
-        await self.alerts.lock_sellers(sellers)
         recent = await self.alerts.last_fired(
             list({t.id for t, _ in candidates}), now - timedelta(seconds=alerts.rearm_window_s)
         )
@@ -167,7 +246,7 @@ class ChangeDetector:
         kept, suppressed = [], 0
         seen: set[tuple[uuid.UUID, str, str]] = set()
         for tracking, event in ordered:
-            key = (tracking.id, event.rule.value, _fingerprint(event))
+            key = (tracking.id, event.rule.value, fingerprint(event))
             if (
                 key in recent
                 or key in seen

@@ -55,6 +55,13 @@ class AlertEvent(Base):
     snapshot_captured_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     read_at: Mapped[datetime | None]
+    # A later snapshot that undid the move (the deal is over, back in stock, the rank came back)
+    # ends the alert instead of raising a second one: when (its capture time), at what value,
+    # told how, and by which crawl (so detection run twice for that crawl ends it once).
+    ended_at: Mapped[datetime | None]
+    ended_value: Mapped[Any] = mapped_column(JSONB, nullable=True)
+    ended_message: Mapped[str | None] = mapped_column(Text)
+    ended_crawl_run_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
 
 class NotificationChannel(TimestampMixin, Base):

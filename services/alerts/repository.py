@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import typing
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Date, cast, func, select, text, update
+from sqlalchemy import Date, Table, bindparam, cast, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from services.alerts.models import AlertEvent, Delivery, NotificationChannel
@@ -79,6 +80,59 @@ class AlertRepository(Repository):
             .returning(AlertEvent)
         )
         return list(result.scalars())
+
+    async def open_episodes(
+        self,
+        tracking_ids: Sequence[uuid.UUID],
+        rules: Sequence[str],
+        since: datetime,
+        before: datetime,
+        run_id: uuid.UUID,
+    ) -> list[AlertEvent]:
+        """Alerts of these rules raised by snapshots captured in [since, before) that no later
+        snapshot has undone yet, with those this crawl run already ended (a re-run), oldest
+        first."""
+        if not tracking_ids or not rules:
+            return []
+        result = await self.session.execute(
+            select(AlertEvent)
+            .where(
+                AlertEvent.tracked_product_id.in_(tracking_ids),
+                AlertEvent.rule.in_(rules),
+                AlertEvent.snapshot_captured_at >= since,
+                AlertEvent.snapshot_captured_at < before,
+                or_(AlertEvent.ended_at.is_(None), AlertEvent.ended_crawl_run_id == run_id),
+            )
+            .order_by(AlertEvent.snapshot_captured_at, AlertEvent.id)
+        )
+        return list(result.scalars())
+
+    async def end_episodes(self, endings: Sequence[dict[str, Any]]) -> None:
+        """Record how each alert ended; one that has ended already keeps its first ending."""
+        if not endings:
+            return
+        # Core table, not the entity: an executemany with a WHERE of its own per row.
+        table = typing.cast(Table, AlertEvent.__table__)
+        await self.session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.ended_at.is_(None))
+            .values(
+                ended_at=bindparam("b_at"),
+                ended_value=bindparam("b_value"),
+                ended_message=bindparam("b_message"),
+                ended_crawl_run_id=bindparam("b_run"),
+            ),
+            [
+                {
+                    "b_id": e["id"],
+                    "b_at": e["ended_at"],
+                    "b_value": e["ended_value"],
+                    "b_message": e["ended_message"],
+                    "b_run": e["ended_crawl_run_id"],
+                }
+                for e in endings
+            ],
+        )
 
     async def list_events(
         self,

@@ -96,6 +96,13 @@ class AlertRead(BaseModel):
     snapshot_captured_at: datetime
     created_at: datetime
     read_at: datetime | None
+    ended_at: datetime | None = Field(
+        default=None,
+        description="Capture time of the snapshot that undid the change (a deal over, back in "
+        "stock, the rank back); null while the change holds",
+    )
+    ended_value: Any = None
+    ended_message: str | None = None
 
 
 class MarkRead(BaseModel):

@@ -91,6 +91,7 @@ class AlertService:
                 "message": a.message,
                 "created_at": a.created_at.isoformat(),
                 "read": a.read_at is not None,
+                "ended_message": a.ended_message,
             }
             for a in await self.alerts.recent_for_tracking(tracking_id, limit)
         ]

@@ -46,6 +46,11 @@ CRAWL_RUN_DURATION = Histogram(
 )
 
 ALERT_EVENTS = Counter("shelfwatch_alert_events_total", "Alert events stored", ["rule", "severity"])
+ALERT_EPISODES_ENDED = Counter(
+    "shelfwatch_alert_episodes_ended_total",
+    "Alerts ended by a later snapshot that undid the change, instead of a new alert",
+    ["rule"],
+)
 ALERT_DELIVERIES = Counter(
     "shelfwatch_alert_deliveries_total", "Notification delivery attempts", ["kind", "outcome"]
 )

@@ -152,6 +152,10 @@ class AlertSettings(BaseModel):
     # A (tracked product, rule) that fired stays quiet for this long.
     rearm_window_s: int = Field(default=6 * 3600, ge=0, le=30 * 86_400)
     daily_cap_per_seller: int = Field(default=200, ge=1, le=100_000)
+    # How long, in snapshot capture time, an alert stays open for the move that undoes it (a
+    # deal's end, a restock, a rank coming back) to end it rather than raise an alert of its
+    # own; 0 tells every move apart.
+    episode_window_s: int = Field(default=7 * 86_400, ge=0, le=30 * 86_400)
     digest_hour_utc: int = Field(default=7, ge=0, le=23)
     # Outbound webhooks to private, loopback or link-local addresses are refused unless allowed.
     allow_private_targets: bool = False

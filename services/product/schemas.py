@@ -143,6 +143,9 @@ class StateChange:
     product_id: int
     current: ProductState
     previous: ProductState
+    # BSR lists of the good snapshots of the week before the current one, up to and including
+    # ``previous`` (at most seven, oldest first): what a rank usually is, besides what it was.
+    recent_bsr: list[list[dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

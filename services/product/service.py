@@ -641,7 +641,10 @@ class ProductService:
             captured_at=run.captured_at,
             changes=[
                 StateChange(
-                    product_id=row["product_id"], current=_state(row), previous=_state(row, "p_")
+                    product_id=row["product_id"],
+                    current=_state(row),
+                    previous=_state(row, "p_"),
+                    recent_bsr=row["recent_bsr"] or [],
                 )
                 for row in rows
             ],

@@ -308,7 +308,8 @@ class SnapshotRepository(Repository):
 
     async def state_pairs(self, run_id: uuid.UUID, captured_at: datetime) -> Sequence[RowMapping]:
         """Each good snapshot of a run beside the product's previous good one (``p_`` columns),
-        with the listing in force at each moment."""
+        with the listing in force at each moment and the BSR lists of the good snapshots of the
+        week before (at most seven, oldest first: ``recent_bsr``)."""
         return await self._rows(text(_PAIRS_SQL), {"run": run_id, "captured": captured_at})
 
 
@@ -337,13 +338,23 @@ SELECT s.product_id, s.captured_at,
        prev.rating AS p_rating, prev.review_count AS p_review_count, prev.bsr AS p_bsr,
        prev.currency AS p_currency, prev.captured_at AS p_captured_at,
        lv.title, lv.bullets, lv.images,
-       plv.title AS p_title, plv.bullets AS p_bullets, plv.images AS p_images
+       plv.title AS p_title, plv.bullets AS p_bullets, plv.images AS p_images,
+       recent.bsr AS recent_bsr
 FROM snapshots s
 JOIN LATERAL (
     SELECT * FROM snapshots p
     WHERE p.product_id = s.product_id AND p.status = 'ok' AND p.captured_at < s.captured_at
     ORDER BY p.captured_at DESC LIMIT 1
 ) prev ON true
+JOIN LATERAL (
+    SELECT coalesce(jsonb_agg(r.bsr ORDER BY r.captured_at), '[]'::jsonb) AS bsr
+    FROM (
+        SELECT h.bsr, h.captured_at FROM snapshots h
+        WHERE h.product_id = s.product_id AND h.status = 'ok' AND h.captured_at < s.captured_at
+          AND h.captured_at >= s.captured_at - INTERVAL '7 days'
+        ORDER BY h.captured_at DESC LIMIT 7
+    ) r
+) recent ON true
 LEFT JOIN LATERAL (
     SELECT title, bullets, images FROM listing_versions v
     WHERE v.product_id = s.product_id AND v.captured_at <= s.captured_at

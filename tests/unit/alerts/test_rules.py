@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.alerts.rules import State, detect, undercut
+from services.alerts.rules import State, detect, undercut, usual_ranks
 from services.core.thresholds import Rule, Severity, Thresholds
 
 BASE = State(
@@ -155,6 +155,52 @@ def test_listing_changes() -> None:
     assert rules(replace(BASE, images=("a.jpg",))) == {Rule.LISTING_CHANGED}
     assert rules(replace(BASE, bullets=("Loud", "Light", "Cheap"))) == {Rule.LISTING_CHANGED}
     assert rules(replace(BASE, title=None)) == set()  # a missing title is not a change
+
+
+def test_a_listing_that_only_moves_around_has_not_changed() -> None:
+    # The same bullets in another order, a title re-spaced or re-cased, a reshuffled gallery.
+    assert rules(replace(BASE, bullets=("Light", "Loud"))) == set()
+    assert rules(replace(BASE, bullets=("Light ", "loud"))) == set()
+    assert rules(replace(BASE, title="Great  EARBUDS ")) == set()
+    gallery = replace(BASE, images=("a.jpg", "b.jpg", "c.jpg"))
+    assert rules(replace(gallery, images=("a.jpg", "c.jpg", "b.jpg")), old=gallery) == set()
+    # A new main image is what shoppers see first, even with the same pictures.
+    assert rules(replace(BASE, images=("b.jpg", "a.jpg"))) == {Rule.LISTING_CHANGED}
+    assert rules(replace(BASE, bullets=("Loud", "Heavy"))) == {Rule.LISTING_CHANGED}
+
+
+def _ranks(sub: int) -> list[dict[str, object]]:
+    return [{"rank": 5000, "category": "Electronics"}, {"rank": sub, "category": "Earbuds"}]
+
+
+def test_usual_rank_is_the_median_of_the_recent_snapshots_per_subcategory() -> None:
+    history = [_ranks(100), _ranks(140), _ranks(60), _ranks(105), [{"rank": 1, "category": "X"}]]
+    assert usual_ranks(history) == {"Earbuds": 100}  # the main category is not a subcategory
+    assert usual_ranks([]) == {}
+
+
+def test_a_rank_back_to_usual_after_a_one_day_outlier_is_quiet() -> None:
+    # Yesterday's rank was an outlier (#60 in a week around #100): today's #100 is 67 % worse
+    # than yesterday but the usual rank, so not news. Yesterday's #60 against a usual #100 was.
+    outlier = replace(BASE, bsr=_ranks(60), usual_bsr={"Earbuds": 100})
+    assert rules(replace(BASE, bsr=_ranks(100)), old=outlier) == set()
+    assert rules(replace(BASE, bsr=_ranks(100)), old=replace(outlier, usual_bsr={})) == {
+        Rule.BSR_CHANGE
+    }
+
+
+def test_a_real_rank_jump_is_news_the_day_it_happens() -> None:
+    usual = replace(BASE, bsr=_ranks(100), usual_bsr={"Earbuds": 100})
+    (event,) = detect(usual, replace(BASE, bsr=_ranks(300)), T, "own")
+    assert event.rule is Rule.BSR_CHANGE
+    assert event.message == "Best Sellers Rank in Earbuds fell from #100 to #300"
+    # Past the threshold from yesterday but the other way from the usual rank: quiet.
+    high = replace(BASE, bsr=_ranks(200), usual_bsr={"Earbuds": 60})
+    assert rules(replace(BASE, bsr=_ranks(120)), old=high) == set()
+    # Said against the usual rank when yesterday's was not the usual one.
+    drifted = replace(BASE, bsr=_ranks(110), usual_bsr={"Earbuds": 100})
+    (event,) = detect(drifted, replace(BASE, bsr=_ranks(300)), T, "own")
+    assert event.message.endswith("from #110 to #300 (usually #100)")
 
 
 def test_disabled_rules_do_not_fire() -> None:
