@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Litestar
@@ -26,6 +28,7 @@ from redis.commands.core import AsyncScript
 
 from gateway.dependencies import EDGE_VERDICT, EdgeVerdict, resources
 from gateway.problems import PROBLEM_JSON, problem_body
+from gateway.web.setup import SESSION_COOKIE, SESSION_NAMESPACE
 from services.auth.service import disabled_before, token_check_keys
 from services.auth.tokens import AccessClaims, decode_access_token
 from services.core.errors import NotAuthenticated
@@ -53,6 +56,10 @@ async def send_json(send: Send, status: int, body: dict[str, Any], headers: dict
 
 
 WINDOW_S = 60
+WINDOW_PREFIX = "shelfwatch:ratelimit:"
+# A signed-in user's window: their API calls and their pages count in the same one.
+USER_WINDOW = f"{WINDOW_PREFIX}user:"
+_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,128}")
 # One script call, atomic like MULTI/EXEC (the window cannot expire between opening it and
 # counting in it) but a single command to send and parse: KEYS[1] is the window, the others
 # are the token's revocation and account marks, answered with their values ('' when absent).
@@ -62,6 +69,43 @@ local answer = {redis.call('INCR', KEYS[1]), redis.call('TTL', KEYS[1])}
 for i = 2, #KEYS do answer[#answer + 1] = redis.call('GET', KEYS[i]) or '' end
 return answer
 """
+
+
+# Pages: a session cookie whose session is signed in counts against that user's window, at
+# the signed-in rate (a team behind one office address is not one anonymous caller, nor is
+# an admin with the live queue views open); anything else counts per IP. The session is read
+# in the same call, so a made-up cookie is only an anonymous caller. KEYS[1] is the IP
+# window, KEYS[2] the session's key in the session store.
+_COUNT_PAGE = """
+local window = KEYS[1]
+local session = redis.call('GET', KEYS[2])
+local user = session and string.match(session, '"user_id"%s*:%s*"([%x%-]+)"')
+if user then window = ARGV[2] .. user end
+redis.call('SET', window, 0, 'EX', ARGV[1], 'NX')
+return {redis.call('INCR', window), redis.call('TTL', window), user and 1 or 0}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class _Caller:
+    """Who a request counts as, before Redis has said more: the window it counts in, that
+    window's rate, the bearer token's claims, the session cookie's key in the store."""
+
+    window: str
+    rate: int
+    claims: AccessClaims | None = None
+    session_key: str | None = None
+
+
+def session_id(scope: Scope) -> str | None:
+    """The page session cookie's id, if the request carries a well-formed one."""
+    for name, value in scope.get("headers", []):
+        if name == b"cookie":
+            for part in value.decode("latin-1").split(";"):
+                key, _, val = part.strip().partition("=")
+                if key == SESSION_COOKIE and _SESSION_ID.fullmatch(val):
+                    return val
+    return None
 
 
 class RateLimitMiddleware:
@@ -74,9 +118,9 @@ class RateLimitMiddleware:
     def __init__(self, app: Litestar, settings: Settings) -> None:
         self.app = app
         self.settings = settings
-        self._script: AsyncScript | None = None
+        self._scripts: dict[str, AsyncScript] = {}
 
-    def _identity(self, scope: Scope) -> tuple[str, int, AccessClaims | None]:
+    def _caller(self, scope: Scope) -> _Caller:
         for name, value in scope.get("headers", []):
             if name == b"authorization":
                 scheme, _, token = value.decode("latin-1").partition(" ")
@@ -85,31 +129,48 @@ class RateLimitMiddleware:
                         claims = decode_access_token(self.settings.auth, token.strip())
                     except NotAuthenticated:
                         break  # counted as anonymous; the route itself answers 401
-                    return f"user:{claims.user_id}", claims.rate_limit_per_minute, claims
+                    return _Caller(
+                        f"{USER_WINDOW}{claims.user_id}", claims.rate_limit_per_minute, claims
+                    )
                 break
         ip = scope.get("state", {}).get("client_ip") or "unknown"
-        return f"ip:{ip}", self.settings.http.anonymous_rate_per_minute, None
+        session = session_id(scope)
+        return _Caller(
+            f"{WINDOW_PREFIX}ip:{ip}",
+            self.settings.http.anonymous_rate_per_minute,
+            session_key=f"{SESSION_NAMESPACE}:{session}" if session else None,
+        )
 
-    async def _count(
-        self, identity: str, claims: AccessClaims | None
-    ) -> tuple[int, int, list[Any]]:
-        """(hits in the window, seconds until it resets, token-check answers)."""
-        keys = [f"shelfwatch:ratelimit:{identity}"]
-        if claims is not None:
-            keys.extend(token_check_keys(claims))
+    def _script_for(self, source: str) -> AsyncScript:
         redis = resources(self.app.state).redis
-        if self._script is None or self._script.registered_client is not redis:
-            self._script = redis.register_script(_COUNT_AND_CHECK)
-        hits, ttl, *checks = await self._script(keys=keys, args=[WINDOW_S])
-        return int(hits), int(ttl), checks
+        script = self._scripts.get(source)
+        if script is None or script.registered_client is not redis:
+            script = self._scripts[source] = redis.register_script(source)
+        return script
+
+    async def _count(self, caller: _Caller) -> tuple[int, int, int, list[Any]]:
+        """(hits in the window, seconds until it resets, the rate that applies, token-check
+        answers)."""
+        if caller.session_key is not None:
+            hits, ttl, signed_in = await self._script_for(_COUNT_PAGE)(
+                keys=[caller.window, caller.session_key], args=[WINDOW_S, USER_WINDOW]
+            )
+            rate = self.settings.http.default_rate_per_minute if signed_in else caller.rate
+            return int(hits), int(ttl), rate, []
+        keys = [caller.window]
+        if caller.claims is not None:
+            keys.extend(token_check_keys(caller.claims))
+        hits, ttl, *checks = await self._script_for(_COUNT_AND_CHECK)(keys=keys, args=[WINDOW_S])
+        return int(hits), int(ttl), caller.rate, checks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP or scope["path"].startswith(EXEMPT_PREFIXES):
             await self.app(scope, receive, send)
             return
-        identity, rate, claims = self._identity(scope)
+        caller = self._caller(scope)
+        claims = caller.claims
         try:
-            hits, reset_in, checks = await self._count(identity, claims)
+            hits, reset_in, rate, checks = await self._count(caller)
         except Exception as exc:
             # Fails open: while Redis is away requests are served uncounted, for the length
             # of the outage. Failing closed would turn a Redis restart into a full API outage,

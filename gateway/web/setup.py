@@ -29,6 +29,8 @@ STATIC_DIR = WEB_DIR / "static"
 TEMPLATE_DIRS: list[Path] = [WEB_DIR / "templates"]
 SESSION_STORE = "sessions"
 SESSION_COOKIE = "shelfwatch_session"
+# Where a session id's data lives in Redis: f"{SESSION_NAMESPACE}:{id}".
+SESSION_NAMESPACE = "shelfwatch:session"
 CSRF_COOKIE = "shelfwatch_csrf"
 # Paths that never carry a session cookie and never need a CSRF token: the JSON API is
 # authenticated by bearer tokens (a browser never attaches those on its own), the rest is
@@ -75,7 +77,7 @@ def csrf_config(settings: Settings) -> CSRFConfig:
 
 def session_store(redis: Any) -> RedisStore:
     """Sessions on the gateway's own Redis pool, under their own key prefix."""
-    return RedisStore(redis, namespace="shelfwatch:session", handle_client_shutdown=False)
+    return RedisStore(redis, namespace=SESSION_NAMESPACE, handle_client_shutdown=False)
 
 
 def _add_filters(engine: JinjaTemplateEngine) -> None:
