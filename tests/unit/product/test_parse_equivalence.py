@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import html
 import json
 import random
+import re
 import sys
 from decimal import Decimal
 from enum import Enum
@@ -25,7 +27,8 @@ from typing import Any
 import pytest
 
 from services.product.apify.adapters import adapter_for
-from services.product.apify.item import ParsedItem
+from services.product.apify.item import BsrEntry, ParsedItem
+from services.product.apify.parsing import clean_text, parse_bsr
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "apify"
 EXPECTED = FIXTURES / "parsed_expected.json"
@@ -179,3 +182,107 @@ if __name__ == "__main__":
     if sys.argv[1:] != ["--write"]:
         pytest.exit("usage: python -m tests.unit.product.test_parse_equivalence --write")
     EXPECTED.write_text(json.dumps([digest(r) for r in parse_all()], indent=0) + "\n")
+
+
+# --- The text helpers against the plain code they replaced, on random texts ------------------
+
+_TAG = re.compile(r"<(?:br|/?p|/?li|/?div|/?h\d)\b[^>]*>|<[a-zA-Z/!][^>]*>", re.IGNORECASE)
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060\ufeff]")
+_SPACES = re.compile(r"\s+")
+_BSR_MARK = r"(?:#|\b(?:Nr|No|N[º°o]|n)\.?\s*(?:[º°ª]\.?\s*)?|\bn[º°]\s*)"
+_BSR_RANK = r"\d{1,3}(?:[,. ]\d{3})+(?!\d)|\d+"
+_BSR_JOIN = r"(?:\s*位\s*|\s+(?:in|en)\s+)"
+_BSR_ENTRY = re.compile(
+    rf"{_BSR_MARK}?(?P<rank>{_BSR_RANK}){_BSR_JOIN}(?P<category>.+?)"
+    rf"(?=\s*(?:[-•|·]\s*)?{_BSR_MARK}?(?:{_BSR_RANK}){_BSR_JOIN}|$)",
+    re.IGNORECASE,
+)
+_BSR_TOP_LIST = re.compile(r"\([^()]*(?:100|top|売れ筋|ランキング)[^()]*\)", re.IGNORECASE)
+
+
+def plain_clean_text(value: Any, *, strip_tags: bool = False) -> str | None:
+    if not isinstance(value, str):
+        return None
+    text = value
+    for _ in range(3):
+        if "&" not in text:
+            break
+        unescaped = html.unescape(text)
+        if unescaped == text:
+            break
+        text = unescaped
+    if strip_tags and "<" in text:
+        text = _TAG.sub(" ", text)
+    text = _INVISIBLE.sub("", text)
+    return _SPACES.sub(" ", text).strip() or None
+
+
+def plain_parse_bsr(value: Any) -> tuple[BsrEntry, ...]:
+    text = plain_clean_text(value, strip_tags=True)
+    if text is None:
+        return ()
+    text = _SPACES.sub(" ", _BSR_TOP_LIST.sub(" ", text))
+    entries: dict[tuple[int, str], BsrEntry] = {}
+    for match in _BSR_ENTRY.finditer(text):
+        rank = int(re.sub(r"\D", "", match.group("rank")))
+        category = match.group("category").strip(" \t-•|·:;,.")
+        if rank > 0 and category:
+            entries.setdefault((rank, category), BsrEntry(rank, category))
+    return tuple(entries.values())
+
+
+# Pieces of Best Sellers Rank texts in every storefront's form, entities, tags, every kind of
+# whitespace and the letters that fold to others when case is ignored.
+_PIECES = (
+    *("#", "Nr.", "Nr", "No.", "No", "Nº", "n°", "n.º", "n. ", "nº", "N°", "ª", "º", "°"),
+    *(".", ",", ":", ";", "_", "•", "|", "·", "-", " - ", "(", ")", "100", "Top", "売れ筋"),
+    *("1", "12", "1,234", "1.234", "1 234", "12,34", "123,456,789", "0", "٣", "²"),
+    *("位", " in ", " en ", "in", "en", " In ", "IN", "iN", " İn ", " \u0131n ", "\u017f"),
+    *("K", "k", "\u212a"),
+    *("Home & Kitchen", "Knives", "n", "N", "nr", "NR", "nO", "(See Top 100 in X)", "x", "é"),
+    *(" ", "  ", "\t", "\n", "\r", "\x0b", "\x1c", "\u00a0", "\u2009", "\u3000", "\u2028"),
+    *("\u00ad", "\u200b", "\u200e", "\u2060", "\ufeff", "&", "& ", "&amp;", "&amp;amp;"),
+    *("&#36;", "&nbsp;", "&lt;br&gt;", "&bogus;", "<br>", "<br/>", "</p>", "<div a='1'>", "<"),
+    *("<3", "a<b", ">", "\x00", "\x7f", "\x85"),
+)
+
+
+_MARKS = ("", "", "#", "# ", "Nr. ", "No. ", "Nº ", "n° ", "n.º ", "n. ", "nº", "NR ", "\u017f")
+_RANKS = ("1", "12", "1,234", "1.234", "1 234", "12,34", "123,456,789", "0", "٣٤", "\uff11\uff12")
+_JOINS = (" in ", " en ", "位", " 位 ", " In ", " \u0131n ", "in", "  in\n")
+_WORDS = ("Home", "&", "Kitchen", "Knives", "Top", "n", "N", "No", "in", "5", "(See Top 100 in X)")
+
+
+def _random_texts(seed: int, count: int) -> list[str]:
+    """Texts made of ranking entries and loose pieces, in random order."""
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(count):
+        parts = []
+        for _ in range(rng.randint(0, 5)):
+            if rng.random() < 0.6:
+                words = " ".join(rng.choices(_WORDS, k=rng.randint(1, 3)))
+                parts.append(rng.choice(_MARKS) + rng.choice(_RANKS) + rng.choice(_JOINS) + words)
+            parts.append("".join(rng.choices(_PIECES, k=rng.randint(0, 3))))
+        texts.append("".join(parts))
+    return texts
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_clean_text_matches_the_plain_code(seed: int) -> None:
+    for text in _random_texts(seed, 10_000):
+        assert clean_text(text) == plain_clean_text(text), repr(text)
+        assert clean_text(text, strip_tags=True) == plain_clean_text(text, strip_tags=True)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_parse_bsr_matches_the_plain_code(seed: int) -> None:
+    for text in _random_texts(100 + seed, 10_000):
+        assert parse_bsr(text) == plain_parse_bsr(text), repr(text)
+
+
+def test_the_random_texts_hold_entries() -> None:
+    """Enough of the random texts read as rankings for the comparison above to mean something."""
+    texts = _random_texts(100, 10_000)
+    assert sum(1 for t in texts if len(plain_parse_bsr(t)) >= 2) > 2_000
+    assert sum(1 for t in texts if plain_clean_text(t) != t) > 5_000
