@@ -8,19 +8,19 @@ so a re-run of the same batch, even after a worker was killed mid-page, adds not
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from json.encoder import encode_basestring
 from typing import Any
 
 from sqlalchemy import RowMapping, select, text
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from services.core.repository import Repository
-from services.product.apify.item import CrawlStatus, ListingContent, ParsedItem
+from services.product.apify.item import BsrEntry, CrawlStatus, ListingContent, ParsedItem
 from services.product.models import Snapshot
 from services.product.repository.products import ProductRepository
 
@@ -85,21 +85,38 @@ ON CONFLICT (product_id, crawl_run_id) DO NOTHING
 """  # noqa: S608 - fixed column names
 
 
+# The C string encoder ``json.dumps(..., ensure_ascii=False)`` applies to every string: with it the
+# JSON below is built without creating a JSON encoder per call (most of what dumps costs here).
+_json_string = encode_basestring
+
+
+def _json_or_null(value: str | None) -> str:
+    return "null" if value is None else _json_string(value)
+
+
+def _json_strings(values: Sequence[str]) -> str:
+    """``json.dumps(list(values), ensure_ascii=False)``, character for character."""
+    return "[" + ", ".join(map(_json_string, values)) + "]"
+
+
+def _listing_json(listing: ListingContent) -> tuple[str, str, str, str]:
+    """(content hash, bullets, images, category path): the lists' JSON, as stored, is also part
+    of what is hashed, so each is encoded once."""
+    bullets = _json_strings(listing.bullets)
+    images = _json_strings(listing.images)
+    path = _json_strings(listing.category_path)
+    # Exactly json.dumps([title, brand, bullets, description, images, video_count, path],
+    # ensure_ascii=False): every stored hash stays comparable with new ones.
+    payload = (
+        f"[{_json_or_null(listing.title)}, {_json_or_null(listing.brand)}, {bullets}, "
+        f"{_json_or_null(listing.description)}, {images}, {int(listing.video_count)}, {path}]"
+    )
+    return hashlib.sha256(payload.encode()).hexdigest(), bullets, images, path
+
+
 def listing_hash(listing: ListingContent) -> str:
     """Stable hash of the listing content, the test for "did it change"."""
-    payload = json.dumps(
-        [
-            listing.title,
-            listing.brand,
-            list(listing.bullets),
-            listing.description,
-            list(listing.images),
-            listing.video_count,
-            list(listing.category_path),
-        ],
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
+    return _listing_json(listing)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,18 +131,29 @@ MAX_MONEY = Decimal("9999999999.99")  # numeric(12, 2)
 MAX_INT = 2**31 - 1
 
 
+_ZERO, _FIVE = Decimal(0), Decimal(5)
+
+
 def _money(value: Decimal | None) -> Decimal | None:
     """Out-of-range money from a broken page is stored as unknown, never as a failed page."""
-    return value if value is None or Decimal(0) <= value <= MAX_MONEY else None
+    return value if value is None or _ZERO <= value <= MAX_MONEY else None
 
 
 def _count(value: int | None) -> int | None:
     return value if value is None or 0 <= value <= MAX_INT else None
 
 
+def _bsr_json(bsr: Sequence[BsrEntry]) -> str:
+    if not bsr:
+        return "[]"
+    entries = (f'{{"rank": {int(b.rank)}, "category": {_json_string(b.category)}}}' for b in bsr)
+    return "[" + ", ".join(entries) + "]"
+
+
 def _snapshot_record(
     product_id: int, run_id: uuid.UUID, captured_at: datetime, item: ParsedItem
 ) -> tuple[Any, ...]:
+    rating = item.rating
     return (
         product_id,
         run_id,
@@ -140,9 +168,9 @@ def _snapshot_record(
         item.is_prime,
         item.availability[:200] if item.availability else None,
         item.in_stock,
-        item.rating if item.rating is None or Decimal(0) <= item.rating <= 5 else None,
+        rating if rating is None or _ZERO <= rating <= _FIVE else None,
         _count(item.review_count),
-        json.dumps([{"rank": b.rank, "category": b.category} for b in item.bsr]),
+        _bsr_json(item.bsr),
         item.error,
     )
 
@@ -150,18 +178,19 @@ def _snapshot_record(
 def _listing_record(
     product_id: int, run_id: uuid.UUID, captured_at: datetime, listing: ListingContent
 ) -> tuple[Any, ...]:
+    content_hash, bullets, images, path = _listing_json(listing)
     return (
         product_id,
         run_id,
         captured_at,
-        listing_hash(listing),
+        content_hash,
         listing.title,
         listing.brand[:200] if listing.brand else None,
-        json.dumps(list(listing.bullets), ensure_ascii=False),
+        bullets,
         listing.description,
-        json.dumps(list(listing.images)),
+        images,
         _count(listing.video_count) or 0,
-        json.dumps(list(listing.category_path), ensure_ascii=False),
+        path,
     )
 
 
