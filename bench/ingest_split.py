@@ -1,9 +1,10 @@
 """Benchmark: the ingest path split into stages, against its floor.
 
-The simulator runs one actor run over N products; its dataset pages are fetched first, as raw
-JSON bytes, so the network and the item generator are out of the measurement. Then, page by
-page, the worker's own path runs: decode (stdlib ``json``, what httpx/apify-client use), parse
-(the actor adapter and the product lookup), write (``write_page`` in its own transaction, as the
+The simulator runs one actor run over N products; its dataset pages are fetched first with
+impit, the HTTP client apify-client uses, so the network and the item generator are out of the
+measurement. Then, page by page, the worker's own path runs: decode (``response.json()``, the
+call ``list_items`` makes: impit decodes in Rust), parse (``parse_page``: the actor adapter, the
+product lookup and the item counters), write (``write_page`` in its own transaction, as the
 crawler does). The floor is the same pages decoded by the fastest decoder installed (msgspec, or
 orjson when present) plus a raw ``COPY`` of the very rows the write stage stored, into plain
 tables with the same keys. Target: the path within 3x the floor.
@@ -15,15 +16,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import asyncpg
-import httpx
+import impit
 import msgspec
 
 from bench.common import bench, machine, table, verdict
@@ -33,7 +34,7 @@ from services.core.embedded import free_port, wait_for_port
 from services.core.settings import Settings
 from services.product.apify.adapters import adapter_for
 from services.product.apify.client import ApifyConnector
-from services.product.crawl import ProductLookup
+from services.product.crawl import ProductLookup, parse_page
 from services.product.marketplaces import Marketplace, product_url
 from services.product.repository.snapshots import (
     LISTING_COLUMNS,
@@ -57,16 +58,6 @@ def _best(fn: Callable[[], Any]) -> tuple[Any, float]:
     return result, best
 
 
-def _parse(adapter: Any, lookup: ProductLookup, page: list[dict[str, Any]]) -> list[Any]:
-    parsed = []
-    for raw in page:
-        item = adapter.parse(raw)
-        pid = lookup.find(item) if item is not None else None
-        if pid is not None:
-            parsed.append((pid, item))
-    return parsed
-
-
 def _fastest_decoder() -> tuple[str, Callable[[bytes], Any]]:
     try:
         import orjson  # type: ignore[import-not-found]
@@ -78,7 +69,7 @@ def _fastest_decoder() -> tuple[str, Callable[[bytes], Any]]:
 
 async def _fetch_pages(
     sim_url: str, settings: Settings, identities: list[tuple[int, str, str]], page_size: int
-) -> tuple[str, list[bytes]]:
+) -> tuple[str, list[Any]]:
     """Run the actor over every product and download its dataset pages as raw bytes."""
     actor = settings.apify.actor
     adapter = adapter_for(actor)
@@ -88,20 +79,22 @@ async def _fetch_pages(
         actor, adapter.build_input(urls), max_items=len(urls) * 2, timeout_s=3600
     )
     info = await gateway.check(info.run_id, 60)
-    pages: list[bytes] = []
-    async with httpx.AsyncClient(base_url=sim_url, timeout=120) as client:
+    # The responses themselves are kept: decoding is their own json(), as in the worker.
+    pages: list[Any] = []
+    async with impit.AsyncClient(timeout=120) as client:
         offset = 0
         while True:
             response = await client.get(
-                f"/v2/datasets/{info.dataset_id}/items",
-                params={"offset": offset, "limit": page_size, "clean": "1", "format": "json"},
+                f"{sim_url}/v2/datasets/{info.dataset_id}/items"
+                f"?offset={offset}&limit={page_size}&clean=1&format=json",
                 headers={"Authorization": "Bearer bench"},
             )
             response.raise_for_status()
+            await response.aread()
             total = int(response.headers.get("x-apify-pagination-total", "0"))
             if response.content.strip() in (b"", b"[]"):
                 break
-            pages.append(response.content)
+            pages.append(response)
             offset += page_size
             if offset >= total:
                 break
@@ -137,11 +130,11 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         decode_s = parse_s = write_s = 0.0
         parsed_pages = []
         items = 0
-        for raw_page in pages:
+        for response in pages:
             # CPU-only stages: best of REPEATS, since other processes share the cores.
-            page, took = _best(lambda raw_page=raw_page: json.loads(raw_page))
+            page, took = _best(response.json)
             decode_s += took
-            parsed, took = _best(lambda page=page: _parse(adapter, lookup, page))
+            (parsed, _), took = _best(partial(parse_page, adapter, lookup, page, actor, run_id))
             parse_s += took
             t0 = time.perf_counter()
             async with sessionmaker() as session, session.begin():
@@ -151,7 +144,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             items += len(page)
         await engine.dispose()
         if args.profile:
-            _profile_parse(adapter, lookup, [json.loads(p) for p in pages])
+            _profile_parse(adapter, lookup, actor, [r.json() for r in pages])
         written = await conn.fetchval(
             "SELECT count(*) FROM snapshots WHERE crawl_run_id = $1", run_id
         )
@@ -180,8 +173,8 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             for parsed in parsed_pages
         ]
         fdecode_s = fcopy_s = 0.0
-        for raw_page, (snaps, lists) in zip(pages, records, strict=True):
-            fdecode_s += _best(lambda raw_page=raw_page: fast_decode(raw_page))[1]
+        for response, (snaps, lists) in zip(pages, records, strict=True):
+            fdecode_s += _best(partial(fast_decode, response.content))[1]
             t1 = time.perf_counter()
             async with conn.transaction():
                 await conn.copy_records_to_table(
@@ -198,7 +191,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             "products": args.products,
             "pages": len(pages),
             "items": items,
-            "bytes": sum(len(p) for p in pages),
+            "bytes": sum(len(r.content) for r in pages),
             "written": written,
             "listings": listings,
             "actor": actor,
@@ -211,14 +204,14 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         }
 
 
-def _profile_parse(adapter: Any, lookup: ProductLookup, pages: list[Any]) -> None:
+def _profile_parse(adapter: Any, lookup: ProductLookup, actor: str, pages: list[Any]) -> None:
     import cProfile
     import pstats
 
     profiler = cProfile.Profile()
     profiler.enable()
     for page in pages:
-        _parse(adapter, lookup, page)
+        parse_page(adapter, lookup, page, actor, uuid.uuid4())
     profiler.disable()
     pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
 
@@ -237,11 +230,11 @@ def report(r: dict[str, Any]) -> str:
     rows = [
         (
             "decode",
-            f"stdlib json: {us(r['decode_s'])}",
+            f"impit json(): {us(r['decode_s'])}",
             f"{r['decoder']}: {us(r['fdecode_s'])}",
             ratio(r["decode_s"], r["fdecode_s"]),
         ),
-        ("parse (adapter + lookup)", us(r["parse_s"]), "0 (not needed)", "-"),
+        ("parse (parse_page)", us(r["parse_s"]), "0 (not needed)", "-"),
         (
             "write",
             f"write_page: {us(r['write_s'])}",
