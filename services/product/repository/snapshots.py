@@ -1,8 +1,12 @@
 """Snapshots and listing versions: the bulk, idempotent page writer and every read of them.
 
-Each page is one transaction: the snapshots go through COPY into a temporary table and from there
-into the partitioned table with ``ON CONFLICT DO NOTHING`` on (product, crawl run, captured_at),
-so a re-run of the same batch, even after a worker was killed mid-page, adds nothing twice.
+Each page is one transaction. The snapshots this run already stored for the page's products are
+looked up first and left out (a re-run of the same batch, even after a worker was killed
+mid-page, adds nothing twice); the rest go straight into the tables by COPY, listing versions
+only where the content hash differs from the product's latest. Should another transaction store
+some of the same rows meanwhile (a job that lost its lease finishing its page), that COPY fails
+on the key, and the page is written again through a temporary table with
+``ON CONFLICT DO NOTHING`` on (product, crawl run, captured_at).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from decimal import Decimal
 from json.encoder import encode_basestring
 from typing import Any
 
+import asyncpg
 from sqlalchemy import RowMapping, select, text
 from sqlalchemy.dialects.postgresql import distinct_on
 
@@ -57,6 +62,22 @@ LISTING_COLUMNS = (
     "category_path",
 )
 
+_STORED = text(
+    "SELECT product_id FROM snapshots WHERE crawl_run_id = :run AND captured_at = :captured "
+    "AND product_id = ANY(:ids)"
+)
+# Each product's latest listing version up to this capture.
+_LATEST_HASHES = text("""
+SELECT n.id, latest.content_hash
+FROM unnest(CAST(:ids AS bigint[])) AS n(id)
+JOIN LATERAL (
+    SELECT content_hash FROM listing_versions v
+    WHERE v.product_id = n.id AND v.captured_at <= :captured
+    ORDER BY v.captured_at DESC, v.id DESC LIMIT 1
+) latest ON true
+""")
+
+# The guarded path, for a page another transaction is writing too.
 _PREPARE = (
     "CREATE TEMP TABLE IF NOT EXISTS ingest_snapshots "
     "(LIKE snapshots INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
@@ -216,32 +237,25 @@ class SnapshotRepository(Repository):
                 kept.status is not CrawlStatus.OK and item.status is CrawlStatus.OK
             ):
                 by_product[product_id] = item
-        snapshots = [
-            _snapshot_record(pid, run_id, captured_at, it) for pid, it in by_product.items()
-        ]
-        # Through the session first: that opens the transaction the COPY below must run in (the
-        # temporary tables empty themselves at each commit).
-        for statement in _PREPARE:
-            await self.session.execute(text(statement))
-        conn = await self._driver_connection()
-        await conn.copy_records_to_table(
-            "ingest_snapshots", records=snapshots, columns=list(SNAPSHOT_COLUMNS)
+        # Through the session first: that opens the transaction the COPYs below run in.
+        stored = set(
+            (
+                await self.session.scalars(
+                    _STORED, {"run": run_id, "captured": captured_at, "ids": list(by_product)}
+                )
+            ).all()
         )
-        # Only what this call really inserted moves the product's state and listing on: a copy
+        # Only what this call really inserts moves the product's state and listing on: a copy
         # already stored by an earlier page or an earlier attempt changes nothing.
-        inserted = {row[0] for row in await conn.fetch(_MOVE_SNAPSHOTS + " RETURNING product_id")}
-        fresh = {pid: it for pid, it in by_product.items() if pid in inserted}
-        listings = [
-            _listing_record(pid, run_id, captured_at, it.listing)
-            for pid, it in fresh.items()
-            # Only good data versions the listing; a partial page must not look like a change.
-            if it.listing is not None and it.status is CrawlStatus.OK
-        ]
-        if listings:
-            await conn.copy_records_to_table(
-                "ingest_listings", records=listings, columns=list(LISTING_COLUMNS)
-            )
-            await conn.execute(_MOVE_LISTINGS)
+        fresh = {pid: it for pid, it in by_product.items() if pid not in stored}
+        if fresh:
+            try:
+                async with self.session.begin_nested():
+                    await self._copy(run_id, captured_at, fresh)
+            except asyncpg.UniqueViolationError:
+                # Another transaction stored some of these rows after the lookup: the savepoint
+                # undid this COPY, write the page again skipping whatever exists by then.
+                fresh = await self._insert_guarded(run_id, captured_at, fresh)
         await ProductRepository(self.session).record_crawled(
             captured_at, {pid: it.status.value for pid, it in fresh.items()}
         )
@@ -252,6 +266,63 @@ class SnapshotRepository(Repository):
             failed=len(by_product) - ok,
             product_ids=frozenset(by_product),
         )
+
+    async def _copy(
+        self, run_id: uuid.UUID, captured_at: datetime, fresh: dict[int, ParsedItem]
+    ) -> None:
+        """COPY the page's new snapshots, and its changed listings, into their tables."""
+        conn = await self._driver_connection()
+        snapshots = [_snapshot_record(pid, run_id, captured_at, it) for pid, it in fresh.items()]
+        await conn.copy_records_to_table(
+            "snapshots", records=snapshots, columns=list(SNAPSHOT_COLUMNS)
+        )
+        # Only good data versions the listing; a partial page must not look like a change.
+        good = {
+            pid: it.listing
+            for pid, it in fresh.items()
+            if it.listing is not None and it.status is CrawlStatus.OK
+        }
+        if not good:
+            return
+        rows = await self.session.execute(
+            _LATEST_HASHES, {"ids": list(good), "captured": captured_at}
+        )
+        latest: dict[int, str] = {row[0]: row[1] for row in rows}
+        listings = [
+            record
+            for pid, listing in good.items()
+            if (record := _listing_record(pid, run_id, captured_at, listing))[3] != latest.get(pid)
+        ]
+        if listings:
+            await conn.copy_records_to_table(
+                "listing_versions", records=listings, columns=list(LISTING_COLUMNS)
+            )
+
+    async def _insert_guarded(
+        self, run_id: uuid.UUID, captured_at: datetime, fresh: dict[int, ParsedItem]
+    ) -> dict[int, ParsedItem]:
+        """Write through temporary tables, skipping rows another transaction stored; returns
+        the items this call inserted."""
+        for statement in _PREPARE:
+            await self.session.execute(text(statement))
+        conn = await self._driver_connection()
+        snapshots = [_snapshot_record(pid, run_id, captured_at, it) for pid, it in fresh.items()]
+        await conn.copy_records_to_table(
+            "ingest_snapshots", records=snapshots, columns=list(SNAPSHOT_COLUMNS)
+        )
+        inserted = {row[0] for row in await conn.fetch(_MOVE_SNAPSHOTS + " RETURNING product_id")}
+        fresh = {pid: it for pid, it in fresh.items() if pid in inserted}
+        listings = [
+            _listing_record(pid, run_id, captured_at, it.listing)
+            for pid, it in fresh.items()
+            if it.listing is not None and it.status is CrawlStatus.OK
+        ]
+        if listings:
+            await conn.copy_records_to_table(
+                "ingest_listings", records=listings, columns=list(LISTING_COLUMNS)
+            )
+            await conn.execute(_MOVE_LISTINGS)
+        return fresh
 
     async def ingested_product_ids(
         self, run_id: uuid.UUID, captured_at: datetime, product_ids: Sequence[int]
