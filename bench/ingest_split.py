@@ -1,13 +1,13 @@
 """Benchmark: the ingest path split into stages, against its floor.
 
-The simulator runs one actor run over N products; its dataset pages are fetched first with
-impit, the HTTP client apify-client uses, so the network and the item generator are out of the
-measurement. Then, page by page, the worker's own path runs: decode (``response.json()``, the
-call ``list_items`` makes: impit decodes in Rust), parse (``parse_page``: the actor adapter, the
-product lookup and the item counters), write (``write_page`` in its own transaction, as the
-crawler does). The floor is the same pages decoded by the fastest decoder installed (msgspec, or
-orjson when present) plus a raw ``COPY`` of the very rows the write stage stored, into plain
-tables with the same keys. Target: the path within 3x the floor.
+The simulator runs one actor run over N products; its dataset pages are fetched first, as raw
+JSON bytes, so the network and the item generator are out of the measurement. Then, page by
+page, the worker's own path runs: decode (``decode_items``, what ``ApifyConnector.pages`` does
+with each body), parse (``parse_page``: the actor adapter, the product lookup and the item
+counters), write (``write_page`` in its own transaction, as the crawler does). The floor is the
+same pages decoded by the fastest decoder installed (msgspec, or orjson when present) plus a raw
+``COPY`` of the very rows the write stage stored, into plain tables with the same keys. Target:
+the path within 3x the floor.
 
     uv run python -m bench.ingest_split [--products 20000] [--page-size 1000]
 """
@@ -24,7 +24,7 @@ from functools import partial
 from typing import Any
 
 import asyncpg
-import impit
+import httpx
 import msgspec
 
 from bench.common import bench, machine, table, verdict
@@ -33,7 +33,7 @@ from services.core.db import create_engine, create_sessionmaker
 from services.core.embedded import free_port, wait_for_port
 from services.core.settings import Settings
 from services.product.apify.adapters import adapter_for
-from services.product.apify.client import ApifyConnector
+from services.product.apify.client import ApifyConnector, decode_items
 from services.product.crawl import ProductLookup, parse_page
 from services.product.marketplaces import Marketplace, product_url
 from services.product.repository.snapshots import (
@@ -69,7 +69,7 @@ def _fastest_decoder() -> tuple[str, Callable[[bytes], Any]]:
 
 async def _fetch_pages(
     sim_url: str, settings: Settings, identities: list[tuple[int, str, str]], page_size: int
-) -> tuple[str, list[Any]]:
+) -> tuple[str, list[bytes]]:
     """Run the actor over every product and download its dataset pages as raw bytes."""
     actor = settings.apify.actor
     adapter = adapter_for(actor)
@@ -79,22 +79,20 @@ async def _fetch_pages(
         actor, adapter.build_input(urls), max_items=len(urls) * 2, timeout_s=3600
     )
     info = await gateway.check(info.run_id, 60)
-    # The responses themselves are kept: decoding is their own json(), as in the worker.
-    pages: list[Any] = []
-    async with impit.AsyncClient(timeout=120) as client:
+    pages: list[bytes] = []
+    async with httpx.AsyncClient(base_url=sim_url, timeout=120) as client:
         offset = 0
         while True:
             response = await client.get(
-                f"{sim_url}/v2/datasets/{info.dataset_id}/items"
-                f"?offset={offset}&limit={page_size}&clean=1&format=json",
+                f"/v2/datasets/{info.dataset_id}/items",
+                params={"offset": offset, "limit": page_size, "clean": "1", "format": "json"},
                 headers={"Authorization": "Bearer bench"},
             )
             response.raise_for_status()
-            await response.aread()
             total = int(response.headers.get("x-apify-pagination-total", "0"))
             if response.content.strip() in (b"", b"[]"):
                 break
-            pages.append(response)
+            pages.append(response.content)
             offset += page_size
             if offset >= total:
                 break
@@ -130,9 +128,9 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         decode_s = parse_s = write_s = 0.0
         parsed_pages = []
         items = 0
-        for response in pages:
+        for raw_page in pages:
             # CPU-only stages: best of REPEATS, since other processes share the cores.
-            page, took = _best(response.json)
+            page, took = _best(partial(decode_items, raw_page))
             decode_s += took
             (parsed, _), took = _best(partial(parse_page, adapter, lookup, page, actor, run_id))
             parse_s += took
@@ -144,7 +142,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             items += len(page)
         await engine.dispose()
         if args.profile:
-            _profile_parse(adapter, lookup, actor, [r.json() for r in pages])
+            _profile_parse(adapter, lookup, actor, [decode_items(p) for p in pages])
         written = await conn.fetchval(
             "SELECT count(*) FROM snapshots WHERE crawl_run_id = $1", run_id
         )
@@ -173,8 +171,8 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             for parsed in parsed_pages
         ]
         fdecode_s = fcopy_s = 0.0
-        for response, (snaps, lists) in zip(pages, records, strict=True):
-            fdecode_s += _best(partial(fast_decode, response.content))[1]
+        for raw_page, (snaps, lists) in zip(pages, records, strict=True):
+            fdecode_s += _best(partial(fast_decode, raw_page))[1]
             t1 = time.perf_counter()
             async with conn.transaction():
                 await conn.copy_records_to_table(
@@ -191,7 +189,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             "products": args.products,
             "pages": len(pages),
             "items": items,
-            "bytes": sum(len(r.content) for r in pages),
+            "bytes": sum(len(p) for p in pages),
             "written": written,
             "listings": listings,
             "actor": actor,
@@ -230,7 +228,7 @@ def report(r: dict[str, Any]) -> str:
     rows = [
         (
             "decode",
-            f"impit json(): {us(r['decode_s'])}",
+            f"decode_items: {us(r['decode_s'])}",
             f"{r['decoder']}: {us(r['fdecode_s'])}",
             ratio(r["decode_s"], r["fdecode_s"]),
         ),
