@@ -58,13 +58,14 @@ def clean_text(value: Any, *, strip_tags: bool = False) -> str | None:
     text = value
     # Scraped text is sometimes escaped twice ("&amp;amp;"). An "&" followed by a space starts
     # no entity ("Home & Kitchen"), so a text with only those is left as it is.
-    for _ in range(3):
-        if "&" not in text or text.count("&") == text.count("& "):
-            break
-        unescaped = html.unescape(text)
-        if unescaped == text:
-            break
-        text = unescaped
+    if "&" in text and text.count("&") != text.count("& "):
+        for _ in range(3):
+            unescaped = html.unescape(text)
+            if unescaped == text:
+                break
+            text = unescaped
+            if "&" not in text or text.count("&") == text.count("& "):
+                break
     if strip_tags and "<" in text:
         text = _TAG.sub(" ", text)
     if text.isascii() and " " not in text:
@@ -227,9 +228,10 @@ def parse_bsr(value: Any) -> tuple[BsrEntry, ...]:
         # A clean text's only whitespace is single spaces: only the removals can leave runs.
         text = _SPACE_RUNS.sub(" ", text)
     entries: dict[tuple[int, str], BsrEntry] = {}
-    for match in _BSR_ENTRY.finditer(text):
-        rank = _digits(match.group("rank"))
-        category = match.group("category").strip(" \t-•|·:;,.")
+    # findall gives the two groups, (rank, category), without a match object for each entry.
+    for raw_rank, raw_category in _BSR_ENTRY.findall(text):
+        rank = _digits(raw_rank)
+        category = raw_category.strip(" \t-•|·:;,.")
         if rank > 0 and category:
             entries.setdefault((rank, category), BsrEntry(rank, category))
     return tuple(entries.values())
