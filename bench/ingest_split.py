@@ -2,11 +2,12 @@
 
 The simulator runs one actor run over N products; its dataset pages are fetched first, as raw
 JSON bytes, so the network and the item generator are out of the measurement. Then, page by
-page, the worker's own path runs: decode (stdlib ``json``, what httpx/apify-client use), parse
-(the actor adapter and the product lookup), write (``write_page`` in its own transaction, as the
-crawler does). The floor is the same pages decoded by the fastest decoder installed (msgspec, or
-orjson when present) plus a raw ``COPY`` of the very rows the write stage stored, into plain
-tables with the same keys. Target: the path within 3x the floor.
+page, the worker's own path runs: decode (``decode_items``, what ``ApifyConnector.pages`` does
+with each body), parse (``parse_page``: the actor adapter, the product lookup and the item
+counters), write (``write_page`` in its own transaction, as the crawler does). The floor is the
+same pages decoded by the fastest decoder installed (msgspec, or orjson when present) plus a raw
+``COPY`` of the very rows the write stage stored, into plain tables with the same keys. Target:
+the path within 3x the floor.
 
     uv run python -m bench.ingest_split [--products 20000] [--page-size 1000]
 """
@@ -15,11 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -32,8 +33,8 @@ from services.core.db import create_engine, create_sessionmaker
 from services.core.embedded import free_port, wait_for_port
 from services.core.settings import Settings
 from services.product.apify.adapters import adapter_for
-from services.product.apify.client import ApifyConnector
-from services.product.crawl import ProductLookup
+from services.product.apify.client import ApifyConnector, decode_items
+from services.product.crawl import ProductLookup, parse_page
 from services.product.marketplaces import Marketplace, product_url
 from services.product.repository.snapshots import (
     LISTING_COLUMNS,
@@ -55,16 +56,6 @@ def _best(fn: Callable[[], Any]) -> tuple[Any, float]:
         result = fn()
         best = min(best, time.perf_counter() - started)
     return result, best
-
-
-def _parse(adapter: Any, lookup: ProductLookup, page: list[dict[str, Any]]) -> list[Any]:
-    parsed = []
-    for raw in page:
-        item = adapter.parse(raw)
-        pid = lookup.find(item) if item is not None else None
-        if pid is not None:
-            parsed.append((pid, item))
-    return parsed
 
 
 def _fastest_decoder() -> tuple[str, Callable[[bytes], Any]]:
@@ -139,9 +130,9 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         items = 0
         for raw_page in pages:
             # CPU-only stages: best of REPEATS, since other processes share the cores.
-            page, took = _best(lambda raw_page=raw_page: json.loads(raw_page))
+            page, took = _best(partial(decode_items, raw_page))
             decode_s += took
-            parsed, took = _best(lambda page=page: _parse(adapter, lookup, page))
+            (parsed, _), took = _best(partial(parse_page, adapter, lookup, page, actor, run_id))
             parse_s += took
             t0 = time.perf_counter()
             async with sessionmaker() as session, session.begin():
@@ -151,7 +142,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             items += len(page)
         await engine.dispose()
         if args.profile:
-            _profile_parse(adapter, lookup, [json.loads(p) for p in pages])
+            _profile_parse(adapter, lookup, actor, [decode_items(p) for p in pages])
         written = await conn.fetchval(
             "SELECT count(*) FROM snapshots WHERE crawl_run_id = $1", run_id
         )
@@ -181,7 +172,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         ]
         fdecode_s = fcopy_s = 0.0
         for raw_page, (snaps, lists) in zip(pages, records, strict=True):
-            fdecode_s += _best(lambda raw_page=raw_page: fast_decode(raw_page))[1]
+            fdecode_s += _best(partial(fast_decode, raw_page))[1]
             t1 = time.perf_counter()
             async with conn.transaction():
                 await conn.copy_records_to_table(
@@ -211,14 +202,14 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         }
 
 
-def _profile_parse(adapter: Any, lookup: ProductLookup, pages: list[Any]) -> None:
+def _profile_parse(adapter: Any, lookup: ProductLookup, actor: str, pages: list[Any]) -> None:
     import cProfile
     import pstats
 
     profiler = cProfile.Profile()
     profiler.enable()
     for page in pages:
-        _parse(adapter, lookup, page)
+        parse_page(adapter, lookup, page, actor, uuid.uuid4())
     profiler.disable()
     pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
 
@@ -237,11 +228,11 @@ def report(r: dict[str, Any]) -> str:
     rows = [
         (
             "decode",
-            f"stdlib json: {us(r['decode_s'])}",
+            f"decode_items: {us(r['decode_s'])}",
             f"{r['decoder']}: {us(r['fdecode_s'])}",
             ratio(r["decode_s"], r["fdecode_s"]),
         ),
-        ("parse (adapter + lookup)", us(r["parse_s"]), "0 (not needed)", "-"),
+        ("parse (parse_page)", us(r["parse_s"]), "0 (not needed)", "-"),
         (
             "write",
             f"write_page: {us(r['write_s'])}",

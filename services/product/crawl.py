@@ -7,10 +7,12 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from services.core.jobs import Hook, Queue
 from services.core.metrics import (
@@ -44,6 +46,7 @@ __all__ = [
     "CrawlBatchRunner",
     "CrawlPlanner",
     "crawl_job_id",
+    "parse_page",
     "resend_stalled_batches",
 ]
 
@@ -140,6 +143,34 @@ class ProductLookup:
             if found is not None:
                 return found
         return self.by_asin.get(item.asin)
+
+
+def parse_page(
+    adapter: ActorAdapter,
+    lookup: ProductLookup,
+    page: Sequence[Mapping[str, Any]],
+    actor: str,
+    run_id: uuid.UUID,
+) -> tuple[list[tuple[int, ParsedItem]], int]:
+    """(product id, item) of each item of a dataset page that names a product of the batch, and
+    how many items did not; counts the items read per status."""
+    parsed: list[tuple[int, ParsedItem]] = []
+    unattributed = 0
+    for raw in page:
+        try:
+            item = adapter.parse(raw)
+        except Exception:  # one malformed item must not sink the page (the job would fail)
+            logger.warning("item could not be parsed", extra={"run_id": str(run_id)}, exc_info=True)
+            item = None
+        pid = lookup.find(item) if item is not None else None
+        if item is None or pid is None:
+            unattributed += 1
+            continue
+        parsed.append((pid, item))
+    # Once per status and page: a labelled counter costs a lookup and a lock each time.
+    for status, count in Counter(item.status.value for _, item in parsed).items():
+        CRAWL_ITEMS.labels(actor, status).inc(count)
+    return parsed, unattributed
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,22 +485,7 @@ class CrawlBatchRunner:
         page: list[dict[str, object]],
         offset: int,
     ) -> None:
-        parsed: list[tuple[int, ParsedItem]] = []
-        unattributed = 0
-        for raw in page:
-            try:
-                item = adapter.parse(raw)
-            except Exception:  # one malformed item must not sink the page (the job would fail)
-                logger.warning(
-                    "item could not be parsed", extra={"run_id": str(run_id)}, exc_info=True
-                )
-                item = None
-            pid = lookup.find(item) if item is not None else None
-            if item is None or pid is None:
-                unattributed += 1
-                continue
-            parsed.append((pid, item))
-            CRAWL_ITEMS.labels(actor, item.status.value).inc()
+        parsed, unattributed = parse_page(adapter, lookup, page, actor, run_id)
         async with self.new_uow() as uow:
             result = await SnapshotRepository(uow.session).write_page(run_id, captured_at, parsed)
             await CrawlRunRepository(uow.session).update(

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from apify_client import ApifyClientAsync
 from apify_client.errors import ApifyApiError, ApifyClientError
 
@@ -51,6 +52,27 @@ def _run_info(run: Any) -> RunInfo:
         cost_usd=Decimal(str(cost)) if cost is not None else None,
         status_message=getattr(run, "status_message", None),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetPage:
+    items: list[dict[str, Any]]
+    total: int
+    offset: int
+    limit: int
+
+
+_DECODER = msgspec.json.Decoder()
+
+
+def decode_items(body: bytes) -> list[dict[str, Any]]:
+    """A dataset items body: a list of items, or a single item (as apify-client reads it)."""
+    data = _DECODER.decode(body)
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        return [data]
+    raise ValueError(f"The response is not a list. Got: {type(data).__name__}")
 
 
 def _is_transient(exc: ApifyClientError) -> bool:
@@ -148,12 +170,7 @@ class ApifyConnector:
         """Yield (offset, items) one page at a time, so memory stays flat whatever the batch."""
         offset = start_offset
         while True:
-            try:
-                page = await self.client.dataset(dataset_id).list_items(
-                    offset=offset, limit=self.settings.page_size, clean=True
-                )
-            except ApifyClientError as exc:
-                raise self._translate(exc, "list dataset items") from exc
+            page = await self._dataset_page(dataset_id, offset)
             if page.items:
                 yield offset, page.items
             # Follow the API's own offset/total: with clean=true a page skips empty and hidden
@@ -164,6 +181,35 @@ class ApifyConnector:
             offset = page.offset + scanned
             if offset >= page.total or page.total == 0:
                 return
+
+    async def _dataset_page(self, dataset_id: str, offset: int) -> DatasetPage:
+        """One page of items, as ``list_items`` would return it, decoded by msgspec.
+
+        ``list_items`` leaves the decoding to the HTTP client (impit); msgspec does it in about
+        four fifths of the time (3 MB pages of actor items). The request itself, its retries and
+        its errors stay the client's.
+        """
+        action = "list dataset items"
+        try:
+            async with self.client.dataset(dataset_id).stream_items(
+                offset=offset, limit=self.settings.page_size, clean=True
+            ) as response:
+                body = await response.aread()
+                headers = response.headers
+        except ApifyClientError as exc:
+            raise self._translate(exc, action) from exc
+        except Exception as exc:  # the body cut off mid-read: the network, not the request
+            raise TransientError(f"Apify {action} failed: {type(exc).__name__}") from exc
+        try:
+            items = decode_items(body)
+        except msgspec.DecodeError as exc:  # as the client treats a body it cannot read
+            raise TransientError(f"Apify {action} failed: {type(exc).__name__}") from exc
+        return DatasetPage(
+            items=items,
+            total=int(headers["x-apify-pagination-total"]),
+            offset=int(headers["x-apify-pagination-offset"]),
+            limit=int(headers["x-apify-pagination-limit"]),
+        )
 
     @staticmethod
     def _translate(exc: ApifyClientError, action: str) -> Exception:

@@ -1,26 +1,31 @@
 """Snapshots and listing versions: the bulk, idempotent page writer and every read of them.
 
-Each page is one transaction: the snapshots go through COPY into a temporary table and from there
-into the partitioned table with ``ON CONFLICT DO NOTHING`` on (product, crawl run, captured_at),
-so a re-run of the same batch, even after a worker was killed mid-page, adds nothing twice.
+Each page is one transaction. The snapshots this run already stored for the page's products are
+looked up first and left out (a re-run of the same batch, even after a worker was killed
+mid-page, adds nothing twice); the rest go straight into the tables by COPY, listing versions
+only where the content hash differs from the product's latest. Should another transaction store
+some of the same rows meanwhile (a job that lost its lease finishing its page), that COPY fails
+on the key, and the page is written again through a temporary table with
+``ON CONFLICT DO NOTHING`` on (product, crawl run, captured_at).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from json.encoder import encode_basestring
 from typing import Any
 
+import asyncpg
 from sqlalchemy import RowMapping, select, text
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from services.core.repository import Repository
-from services.product.apify.item import CrawlStatus, ListingContent, ParsedItem
+from services.product.apify.item import BsrEntry, CrawlStatus, ListingContent, ParsedItem
 from services.product.models import Snapshot
 from services.product.repository.products import ProductRepository
 
@@ -57,6 +62,22 @@ LISTING_COLUMNS = (
     "category_path",
 )
 
+_STORED = text(
+    "SELECT product_id FROM snapshots WHERE crawl_run_id = :run AND captured_at = :captured "
+    "AND product_id = ANY(:ids)"
+)
+# Each product's latest listing version up to this capture.
+_LATEST_HASHES = text("""
+SELECT n.id, latest.content_hash
+FROM unnest(CAST(:ids AS bigint[])) AS n(id)
+JOIN LATERAL (
+    SELECT content_hash FROM listing_versions v
+    WHERE v.product_id = n.id AND v.captured_at <= :captured
+    ORDER BY v.captured_at DESC, v.id DESC LIMIT 1
+) latest ON true
+""")
+
+# The guarded path, for a page another transaction is writing too.
 _PREPARE = (
     "CREATE TEMP TABLE IF NOT EXISTS ingest_snapshots "
     "(LIKE snapshots INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
@@ -85,21 +106,38 @@ ON CONFLICT (product_id, crawl_run_id) DO NOTHING
 """  # noqa: S608 - fixed column names
 
 
+# The C string encoder ``json.dumps(..., ensure_ascii=False)`` applies to every string: with it the
+# JSON below is built without creating a JSON encoder per call (most of what dumps costs here).
+_json_string = encode_basestring
+
+
+def _json_or_null(value: str | None) -> str:
+    return "null" if value is None else _json_string(value)
+
+
+def _json_strings(values: Sequence[str]) -> str:
+    """``json.dumps(list(values), ensure_ascii=False)``, character for character."""
+    return "[" + ", ".join(map(_json_string, values)) + "]"
+
+
+def _listing_json(listing: ListingContent) -> tuple[str, str, str, str]:
+    """(content hash, bullets, images, category path): the lists' JSON, as stored, is also part
+    of what is hashed, so each is encoded once."""
+    bullets = _json_strings(listing.bullets)
+    images = _json_strings(listing.images)
+    path = _json_strings(listing.category_path)
+    # Exactly json.dumps([title, brand, bullets, description, images, video_count, path],
+    # ensure_ascii=False): every stored hash stays comparable with new ones.
+    payload = (
+        f"[{_json_or_null(listing.title)}, {_json_or_null(listing.brand)}, {bullets}, "
+        f"{_json_or_null(listing.description)}, {images}, {int(listing.video_count)}, {path}]"
+    )
+    return hashlib.sha256(payload.encode()).hexdigest(), bullets, images, path
+
+
 def listing_hash(listing: ListingContent) -> str:
     """Stable hash of the listing content, the test for "did it change"."""
-    payload = json.dumps(
-        [
-            listing.title,
-            listing.brand,
-            list(listing.bullets),
-            listing.description,
-            list(listing.images),
-            listing.video_count,
-            list(listing.category_path),
-        ],
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
+    return _listing_json(listing)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,18 +152,29 @@ MAX_MONEY = Decimal("9999999999.99")  # numeric(12, 2)
 MAX_INT = 2**31 - 1
 
 
+_ZERO, _FIVE = Decimal(0), Decimal(5)
+
+
 def _money(value: Decimal | None) -> Decimal | None:
     """Out-of-range money from a broken page is stored as unknown, never as a failed page."""
-    return value if value is None or Decimal(0) <= value <= MAX_MONEY else None
+    return value if value is None or _ZERO <= value <= MAX_MONEY else None
 
 
 def _count(value: int | None) -> int | None:
     return value if value is None or 0 <= value <= MAX_INT else None
 
 
+def _bsr_json(bsr: Sequence[BsrEntry]) -> str:
+    if not bsr:
+        return "[]"
+    entries = (f'{{"rank": {int(b.rank)}, "category": {_json_string(b.category)}}}' for b in bsr)
+    return "[" + ", ".join(entries) + "]"
+
+
 def _snapshot_record(
     product_id: int, run_id: uuid.UUID, captured_at: datetime, item: ParsedItem
 ) -> tuple[Any, ...]:
+    rating = item.rating
     return (
         product_id,
         run_id,
@@ -140,9 +189,9 @@ def _snapshot_record(
         item.is_prime,
         item.availability[:200] if item.availability else None,
         item.in_stock,
-        item.rating if item.rating is None or Decimal(0) <= item.rating <= 5 else None,
+        rating if rating is None or _ZERO <= rating <= _FIVE else None,
         _count(item.review_count),
-        json.dumps([{"rank": b.rank, "category": b.category} for b in item.bsr]),
+        _bsr_json(item.bsr),
         item.error,
     )
 
@@ -150,18 +199,19 @@ def _snapshot_record(
 def _listing_record(
     product_id: int, run_id: uuid.UUID, captured_at: datetime, listing: ListingContent
 ) -> tuple[Any, ...]:
+    content_hash, bullets, images, path = _listing_json(listing)
     return (
         product_id,
         run_id,
         captured_at,
-        listing_hash(listing),
+        content_hash,
         listing.title,
         listing.brand[:200] if listing.brand else None,
-        json.dumps(list(listing.bullets), ensure_ascii=False),
+        bullets,
         listing.description,
-        json.dumps(list(listing.images)),
+        images,
         _count(listing.video_count) or 0,
-        json.dumps(list(listing.category_path), ensure_ascii=False),
+        path,
     )
 
 
@@ -187,32 +237,25 @@ class SnapshotRepository(Repository):
                 kept.status is not CrawlStatus.OK and item.status is CrawlStatus.OK
             ):
                 by_product[product_id] = item
-        snapshots = [
-            _snapshot_record(pid, run_id, captured_at, it) for pid, it in by_product.items()
-        ]
-        # Through the session first: that opens the transaction the COPY below must run in (the
-        # temporary tables empty themselves at each commit).
-        for statement in _PREPARE:
-            await self.session.execute(text(statement))
-        conn = await self._driver_connection()
-        await conn.copy_records_to_table(
-            "ingest_snapshots", records=snapshots, columns=list(SNAPSHOT_COLUMNS)
+        # Through the session first: that opens the transaction the COPYs below run in.
+        stored = set(
+            (
+                await self.session.scalars(
+                    _STORED, {"run": run_id, "captured": captured_at, "ids": list(by_product)}
+                )
+            ).all()
         )
-        # Only what this call really inserted moves the product's state and listing on: a copy
+        # Only what this call really inserts moves the product's state and listing on: a copy
         # already stored by an earlier page or an earlier attempt changes nothing.
-        inserted = {row[0] for row in await conn.fetch(_MOVE_SNAPSHOTS + " RETURNING product_id")}
-        fresh = {pid: it for pid, it in by_product.items() if pid in inserted}
-        listings = [
-            _listing_record(pid, run_id, captured_at, it.listing)
-            for pid, it in fresh.items()
-            # Only good data versions the listing; a partial page must not look like a change.
-            if it.listing is not None and it.status is CrawlStatus.OK
-        ]
-        if listings:
-            await conn.copy_records_to_table(
-                "ingest_listings", records=listings, columns=list(LISTING_COLUMNS)
-            )
-            await conn.execute(_MOVE_LISTINGS)
+        fresh = {pid: it for pid, it in by_product.items() if pid not in stored}
+        if fresh:
+            try:
+                async with self.session.begin_nested():
+                    await self._copy(run_id, captured_at, fresh)
+            except asyncpg.UniqueViolationError:
+                # Another transaction stored some of these rows after the lookup: the savepoint
+                # undid this COPY, write the page again skipping whatever exists by then.
+                fresh = await self._insert_guarded(run_id, captured_at, fresh)
         await ProductRepository(self.session).record_crawled(
             captured_at, {pid: it.status.value for pid, it in fresh.items()}
         )
@@ -223,6 +266,63 @@ class SnapshotRepository(Repository):
             failed=len(by_product) - ok,
             product_ids=frozenset(by_product),
         )
+
+    async def _copy(
+        self, run_id: uuid.UUID, captured_at: datetime, fresh: dict[int, ParsedItem]
+    ) -> None:
+        """COPY the page's new snapshots, and its changed listings, into their tables."""
+        conn = await self._driver_connection()
+        snapshots = [_snapshot_record(pid, run_id, captured_at, it) for pid, it in fresh.items()]
+        await conn.copy_records_to_table(
+            "snapshots", records=snapshots, columns=list(SNAPSHOT_COLUMNS)
+        )
+        # Only good data versions the listing; a partial page must not look like a change.
+        good = {
+            pid: it.listing
+            for pid, it in fresh.items()
+            if it.listing is not None and it.status is CrawlStatus.OK
+        }
+        if not good:
+            return
+        rows = await self.session.execute(
+            _LATEST_HASHES, {"ids": list(good), "captured": captured_at}
+        )
+        latest: dict[int, str] = {row[0]: row[1] for row in rows}
+        listings = [
+            record
+            for pid, listing in good.items()
+            if (record := _listing_record(pid, run_id, captured_at, listing))[3] != latest.get(pid)
+        ]
+        if listings:
+            await conn.copy_records_to_table(
+                "listing_versions", records=listings, columns=list(LISTING_COLUMNS)
+            )
+
+    async def _insert_guarded(
+        self, run_id: uuid.UUID, captured_at: datetime, fresh: dict[int, ParsedItem]
+    ) -> dict[int, ParsedItem]:
+        """Write through temporary tables, skipping rows another transaction stored; returns
+        the items this call inserted."""
+        for statement in _PREPARE:
+            await self.session.execute(text(statement))
+        conn = await self._driver_connection()
+        snapshots = [_snapshot_record(pid, run_id, captured_at, it) for pid, it in fresh.items()]
+        await conn.copy_records_to_table(
+            "ingest_snapshots", records=snapshots, columns=list(SNAPSHOT_COLUMNS)
+        )
+        inserted = {row[0] for row in await conn.fetch(_MOVE_SNAPSHOTS + " RETURNING product_id")}
+        fresh = {pid: it for pid, it in fresh.items() if pid in inserted}
+        listings = [
+            _listing_record(pid, run_id, captured_at, it.listing)
+            for pid, it in fresh.items()
+            if it.listing is not None and it.status is CrawlStatus.OK
+        ]
+        if listings:
+            await conn.copy_records_to_table(
+                "ingest_listings", records=listings, columns=list(LISTING_COLUMNS)
+            )
+            await conn.execute(_MOVE_LISTINGS)
+        return fresh
 
     async def ingested_product_ids(
         self, run_id: uuid.UUID, captured_at: datetime, product_ids: Sequence[int]

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from services.core.embedded import free_port
+from services.core.errors import TransientError
 from services.core.settings import Settings
 from services.product.apify.client import ApifyConnector
 
@@ -87,3 +88,40 @@ async def test_paging_with_clean_rows_reads_every_item_once(
     offsets.clear()
     resumed = [offset async for offset, _ in gateway.pages("ds", start_offset=6)]
     assert (resumed, offsets) == ([6, 9], [6, 9])
+
+
+@pytest.fixture
+def broken_page_server() -> Iterator[str]:
+    """A dataset endpoint whose body is cut off mid-item."""
+    port = free_port()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'[{"n": 0}, {"n": 1'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            for name in ("Total", "Offset", "Count", "Limit"):
+                self.send_header(f"X-Apify-Pagination-{name}", "2" if name != "Offset" else "0")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+    server.server_close()
+
+
+async def test_a_page_that_cannot_be_decoded_is_a_transient_failure(
+    settings: Settings, broken_page_server: str
+) -> None:
+    """The job retries it later, as it does any other failed read of a page."""
+    gateway = ApifyConnector(settings.apify, base_url=broken_page_server)
+    with pytest.raises(TransientError):
+        async for _ in gateway.pages("ds"):
+            pass

@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from services.product.apify.adapters.base import (
@@ -157,6 +158,18 @@ def _label_key(name: str) -> str:
     return _NON_LETTERS.sub("", name.casefold())
 
 
+@lru_cache(maxsize=4096)
+def _labels(raw: str) -> tuple[str, str] | None:
+    """A ``{name, value}`` entry's name as compared: (plain, letters only); None when empty.
+
+    The same few dozen names repeat in every item of a run, so each is cleaned once.
+    """
+    name = clean_text(raw)
+    if name is None:
+        return None
+    return name.rstrip(" :").casefold(), _label_key(name)
+
+
 def _named(
     item: Mapping[str, Any],
     keys: Sequence[str],
@@ -170,13 +183,14 @@ def _named(
         if not isinstance(entries, list):
             continue
         for entry in entries:
-            if not isinstance(entry, Mapping):
+            # A dict is a Mapping: skip the slower ABC check for what JSON gives.
+            if type(entry) is not dict and not isinstance(entry, Mapping):
                 continue
-            name = clean_text(entry.get("name"))
-            if name is None:
+            raw = entry.get("name")
+            labels = _labels(raw) if isinstance(raw, str) else None
+            if labels is None:
                 continue
-            label = _label_key(name) if by_letters else name.rstrip(" :").casefold()
-            if label in names:
+            if labels[1 if by_letters else 0] in names:
                 return entry.get("value")
     return None
 
@@ -217,8 +231,13 @@ def _category_path(item: Mapping[str, Any]) -> tuple[str, ...]:
     nodes = item.get("categoriesExtended")
     if not isinstance(nodes, list):
         return ()
-    names = (clean_text(node.get("name")) for node in nodes if isinstance(node, Mapping))
-    return tuple(name for name in names if name)
+    path = []
+    for node in nodes:
+        if type(node) is dict or isinstance(node, Mapping):
+            name = clean_text(node.get("name"))
+            if name:
+                path.append(name)
+    return tuple(path)
 
 
 def _listing(item: Mapping[str, Any]) -> ListingContent:

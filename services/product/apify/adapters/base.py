@@ -58,9 +58,28 @@ _STORE_LINK = tuple(
 )
 
 
+# The canonical product URL (``product_url``), the form every actor input uses and actors echo
+# back: its (ASIN, marketplace) is read without a general URL parse.
+_CANONICAL_PREFIXES = {
+    f"https://www.{info.domain}/dp/": code for code, info in MARKETPLACES.items()
+}
+_CANONICAL_ASIN = re.compile(r"[A-Z0-9]{10}")
+
+
+def _canonical(url: str) -> tuple[str, Marketplace] | None:
+    """(ASIN, marketplace) of a URL exactly as ``product_url`` writes it, else None."""
+    cut = url.find("/dp/") + 4
+    marketplace = _CANONICAL_PREFIXES.get(url[:cut]) if cut > 4 else None
+    if marketplace is None or _CANONICAL_ASIN.fullmatch(url, cut) is None:
+        return None
+    return url[cut:], marketplace
+
+
 def marketplace_of(*urls: Any) -> Marketplace | None:
     """The marketplace of the first URL whose host is a supported Amazon storefront."""
     for url in urls:
+        if isinstance(url, str) and (canonical := _canonical(url)) is not None:
+            return canonical[1]
         if isinstance(url, str) and url.strip():
             text = url.strip()
             host = urlsplit(text if "://" in text else "https://" + text.lstrip("/")).hostname
@@ -78,7 +97,12 @@ def currency_of(marketplace: Marketplace | None) -> str | None:
 def asin_of(*candidates: Any) -> str | None:
     """The first ASIN found among candidates that are ASINs or product URLs."""
     for candidate in candidates:
-        if not isinstance(candidate, str) or not candidate.strip():
+        if not isinstance(candidate, str):
+            continue
+        canonical = _canonical(candidate)
+        if canonical is not None:
+            return canonical[0]
+        if not candidate.strip():
             continue
         text = candidate.strip()
         if is_valid_asin(text.upper()):
