@@ -166,7 +166,9 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             # The same reads in-process, step by step: where a request's CPU goes.
             os.environ.update(state.env())
             routes = {name: (gw.paths[name], captured[name]) for name in ROUTES}
-            results["floor"] = await read_floor.measure(Settings(), gw.token, routes)
+            results["floor"] = await read_floor.measure(
+                Settings(), gw.token, routes, calls=args.floor_calls
+            )
         if args.variants:
             variants = [
                 (
@@ -267,6 +269,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--duration", type=float, default=8)
     parser.add_argument("--variants", action="store_true", help="also time serving options")
+    parser.add_argument(
+        "--floor-calls", type=int, default=3000, help="calls per step of the in-process table"
+    )
     args = parser.parse_args()
     print(report(asyncio.run(_run(args)), args), flush=True)
 

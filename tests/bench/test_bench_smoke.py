@@ -19,7 +19,10 @@ CASES = [
     ("ingest_split", ["--products", "300", "--page-size", "100"], "Ingest path split"),
     (
         "read_path",
-        ["--products", "20", "--days", "7", "--duration", "1", "--connections", "4"],
+        [
+            *("--products", "20", "--days", "7", "--duration", "1", "--connections", "4"),
+            *("--floor-calls", "100"),
+        ],
         "Read path: gateway vs bare Litestar",
     ),
     (
