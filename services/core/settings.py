@@ -50,7 +50,9 @@ class HttpSettings(BaseModel):
     port: int = Field(default=8000, ge=1, le=65_535)
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
-    # Requests per minute for anonymous callers, by IP; signed-in sellers get their plan's rate.
+    # Requests per minute for anonymous callers, by IP; API calls with a bearer token get the
+    # seller's plan rate; pages with a signed-in session get the default rate (the session holds
+    # no plan), counted in the same window as that user's API calls.
     anonymous_rate_per_minute: int = Field(default=60, ge=1)
     default_rate_per_minute: int = Field(default=120, ge=1)
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
