@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from arq import Retry
@@ -64,6 +65,20 @@ def retry_delay_s(job_try: int, base_s: float, max_s: float) -> float:
     return float(min(max_s, exp * (0.5 + random.random())))
 
 
+def _retries_left(settings: Settings, job_try: int, enqueued: datetime | None) -> bool:
+    """Whether a try that failed on an outage gets another: below max_tries always; beyond it
+    while the job was first queued less than ``outage_retry_s`` ago (up to the ceiling ARQ
+    itself enforces)."""
+    queue = settings.queue
+    if job_try >= queue.try_ceiling():
+        return False
+    if job_try < queue.max_tries:
+        return True
+    if enqueued is None:
+        return False
+    return (datetime.now(UTC) - enqueued).total_seconds() < queue.outage_retry_s
+
+
 TaskFn = Callable[..., Awaitable[Any]]
 
 
@@ -116,7 +131,7 @@ def task(
                         raise
                     # A server away (PostgreSQL, Redis, an upstream): says nothing about the
                     # job's input, so it is retried with backoff rather than failed.
-                    if job_try >= context.settings.queue.max_tries:
+                    if not _retries_left(context.settings, job_try, ctx.get("enqueue_time")):
                         logger.error(
                             "job gave up after retries",
                             extra={**extra, "error": str(exc), "error_type": type(exc).__name__},

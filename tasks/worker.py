@@ -67,7 +67,8 @@ def build_worker(
         redis_pool=context.redis,
         max_jobs=max_jobs,
         job_timeout=settings.queue.job_timeout_s,
-        max_tries=settings.queue.max_tries,
+        # ARQ's own count of tries only stops a job past the outage window (see runtime.task).
+        max_tries=settings.queue.try_ceiling(),
         handle_signals=False,
         ctx={"shelfwatch": context},
         job_serializer=serialize,

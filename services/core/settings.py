@@ -62,6 +62,10 @@ class HttpSettings(BaseModel):
     parser: Literal["httptools", "h11"] = "httptools"
 
 
+# However short the backoff is set, a job never gets more tries than this for an outage.
+MAX_OUTAGE_TRIES = 100
+
+
 class QueueSettings(BaseModel):
     # Concurrency of one all-queue worker process, split 6:3:1 over critical/default/low.
     concurrency: int = Field(default=10, ge=3, le=500)
@@ -69,6 +73,11 @@ class QueueSettings(BaseModel):
     max_tries: int = Field(default=5, ge=1, le=50)
     retry_base_delay_s: float = Field(default=2.0, gt=0)
     retry_max_delay_s: float = Field(default=300.0, gt=0)
+    # A try that failed on an outage (PostgreSQL, Redis or an upstream away) is retried with
+    # backoff for this long after the job was first queued, even past max_tries: an outage of
+    # a few minutes delays jobs, it does not throw them away (up to MAX_OUTAGE_TRIES tries).
+    # 0: max_tries alone decides.
+    outage_retry_s: float = Field(default=900.0, ge=0, le=86_400)
     job_timeout_s: int = Field(default=600, ge=1)
     heartbeat_ttl_s: int = Field(default=60, ge=5)
     # Prometheus endpoint of a worker process; 0 turns it off.
@@ -83,6 +92,15 @@ class QueueSettings(BaseModel):
     outbox_relay_batch: int = Field(default=200, ge=1, le=10_000)
     # Prometheus endpoint of the scheduler process (the outbox gauges); 0 turns it off.
     scheduler_metrics_port: int = Field(default=9102, ge=0, le=65_535)
+
+    def try_ceiling(self) -> int:
+        """The most tries a job gets: max_tries, or as many as the shortest backoff (jitter at
+        its low end) needs to span ``outage_retry_s``, whichever is more."""
+        waited, tries = 0.0, 1
+        while waited < self.outage_retry_s and tries < MAX_OUTAGE_TRIES:
+            waited += 0.5 * min(self.retry_max_delay_s, self.retry_base_delay_s * 2 ** (tries - 1))
+            tries += 1
+        return max(self.max_tries, tries)
 
 
 class ApifySettings(BaseModel):

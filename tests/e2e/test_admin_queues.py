@@ -25,9 +25,11 @@ from tests.integration.conftest import app_client
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.e2e, pytest.mark.timeout(180)]
 PASSWORD = "a-Strong-passw0rd"
-# Quick retries and a short heartbeat, so exhausted retries and dead workers show fast.
+# Quick retries and a short heartbeat, so exhausted retries and dead workers show fast (no
+# outage window: a failing probe is archived after MAX_TRIES).
 WORKER_ENV = {
     "SHELFWATCH_QUEUE__MAX_TRIES": "2",
+    "SHELFWATCH_QUEUE__OUTAGE_RETRY_S": "0",
     "SHELFWATCH_ALERTS__DELIVERY_MAX_TRIES": "2",
     "SHELFWATCH_QUEUE__RETRY_BASE_DELAY_S": "0.2",
     "SHELFWATCH_QUEUE__RETRY_MAX_DELAY_S": "0.3",

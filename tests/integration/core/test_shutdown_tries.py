@@ -53,7 +53,10 @@ async def test_a_job_cancelled_by_shutdown_keeps_its_tries(
     RUNS.clear()
     STARTED.clear()
     settings = settings.model_copy(deep=True)
-    settings.queue.max_tries = 1  # one counted try too many and the job would never run again
+    # One counted try too many and the job would never run again (no outage window: ARQ's
+    # ceiling is then max_tries itself).
+    settings.queue.max_tries = 1
+    settings.queue.outage_retry_s = 0
     arq = await create_arq_pool(settings)
     await arq.enqueue_job("test.slow_once", _job_id="slow-1", _queue_name=queue_key(Queue.LOW))
     await arq.aclose()

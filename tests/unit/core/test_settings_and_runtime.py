@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from scheduler.cron import Schedule, slot_job_id
 from services.core.errors import TransientError
 from services.core.jobs import Queue, deserialize, serialize
-from services.core.settings import DEVELOPMENT_JWT_SECRET, Settings
+from services.core.settings import DEVELOPMENT_JWT_SECRET, QueueSettings, Settings
 from tasks.runtime import TaskContext, retry_delay_s, task
 from tasks.worker import capacities
 
@@ -88,6 +89,43 @@ async def test_transient_errors_become_retries_until_the_last_try() -> None:
     assert 500 <= retry.value.defer_score <= 1500
     with pytest.raises(TransientError):
         await flaky.fn(_ctx(job_try=3))
+
+
+async def test_an_outage_is_retried_past_max_tries_while_the_job_is_young() -> None:
+    """A job that met PostgreSQL or Redis away on its last counted try keeps retrying while
+    it was first queued less than ``outage_retry_s`` ago, never past the ceiling."""
+
+    @task("test.outage", Queue.DEFAULT)
+    async def outage(ctx: TaskContext) -> None:
+        raise TransientError("connection refused")
+
+    def ctx(job_try: int, queued_ago_s: float) -> dict[str, Any]:
+        return {
+            **_ctx(job_try),
+            "enqueue_time": datetime.now(UTC) - timedelta(seconds=queued_ago_s),
+        }
+
+    queue = _ctx(1)["shelfwatch"].settings.queue
+    assert queue.max_tries == 3 < queue.try_ceiling()
+    with pytest.raises(Retry):  # the last counted try, queued a minute ago: retried
+        await outage.fn(ctx(job_try=3, queued_ago_s=60))
+    with pytest.raises(TransientError):  # the same try, queued longer ago than the window
+        await outage.fn(ctx(job_try=3, queued_ago_s=queue.outage_retry_s + 1))
+    with pytest.raises(TransientError):  # the ceiling, however young
+        await outage.fn(ctx(job_try=queue.try_ceiling(), queued_ago_s=1))
+
+
+def test_the_try_ceiling_spans_the_outage_window_at_the_shortest_backoff() -> None:
+    for window in (0.0, 30.0, 900.0, 3600.0):
+        queue = QueueSettings(
+            max_tries=3, retry_base_delay_s=2, retry_max_delay_s=300, outage_retry_s=window
+        )
+        ceiling = queue.try_ceiling()
+        shortest = [0.5 * min(300, 2 * 2 ** (k - 1)) for k in range(1, ceiling)]
+        assert sum(shortest) >= window
+        assert ceiling == 3 or sum(shortest[:-1]) < window  # no try more than needed
+        delays = [retry_delay_s(k, 2, 300) for k in range(1, ceiling) for _ in range(20)]
+        assert min(delays) >= 1.0
 
 
 async def test_other_errors_fail_without_retry() -> None:
