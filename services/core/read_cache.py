@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class ReadCache:
     def __init__(self, redis: Redis | None, ttl_s: int) -> None:
         self.redis = redis
         self.ttl_s = ttl_s
-        self._versioned_get = redis.register_script(_VERSIONED_GET) if redis is not None else None
+        self._versioned_get: AsyncScript | None = None  # registered on first use
 
     async def get(self, key: str) -> Any | None:
         if self.redis is None:
@@ -81,25 +82,16 @@ class ReadCache:
         except (RedisError, OSError):
             logger.warning("cache invalidation failed", extra={"keys": len(keys)})
 
-    async def version(self, key: str) -> str | None:
-        """The current token of a version key ("0" before the first change); None when Redis
-        cannot say."""
-        if self.redis is None:
-            return None
-        try:
-            raw = await self.redis.get(key)
-        except (RedisError, OSError):
-            return None
-        return raw.decode() if isinstance(raw, bytes) else str(raw or "0")
-
     async def versioned(
         self, version_keys: Sequence[str], prefix: str, suffix: str
     ) -> tuple[str | None, bytes | None]:
         """(the entry's key under the current tokens, the stored body or None): one round
         trip. ``(None, None)`` when Redis cannot say: the caller answers from PostgreSQL and
         stores nothing."""
-        if self._versioned_get is None:
+        if self.redis is None:
             return None, None
+        if self._versioned_get is None:
+            self._versioned_get = self.redis.register_script(_VERSIONED_GET)
         try:
             tag, body = await self._versioned_get(keys=list(version_keys), args=[prefix, suffix])
         except (RedisError, OSError):
@@ -107,6 +99,25 @@ class ReadCache:
             return None, None
         tag = tag.decode() if isinstance(tag, bytes) else str(tag)
         return f"{prefix}{tag}{suffix}", body or None
+
+    async def view(
+        self,
+        version_keys: Sequence[str],
+        prefix: str,
+        suffix: str,
+        build: Callable[[], Awaitable[bytes]],
+        ttl_s: int | None = None,
+    ) -> bytes:
+        """A view's encoded answer: as stored under the current tokens, else built and stored
+        under the tokens read before building (so an answer built from data that a later
+        commit changed is stored under a token nobody reads any more)."""
+        key, cached = await self.versioned(version_keys, prefix, suffix)
+        if cached is not None:
+            return cached
+        body = await build()
+        if key is not None:
+            await self.set_bytes(key, body, ttl_s)
+        return body
 
     async def bump(self, *keys: str) -> None:
         """Give each version key a new token. A fresh random token, not a counter: a counter

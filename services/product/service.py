@@ -371,15 +371,13 @@ class ProductService:
         versions = [list_version_key(user.id)]
         if self.alerts is not None:
             versions.append(self.alerts.version_key(user.id))
-        key, cached = await self.cache.versioned(
-            versions, f"cache:detail-json:{user.id}:", f":{tracking_id}"
+
+        async def build() -> bytes:
+            return (await self.get(user, tracking_id)).model_dump_json().encode()
+
+        return await self.cache.view(
+            versions, f"cache:detail-json:{user.id}:", f":{tracking_id}", build
         )
-        if cached is not None:
-            return cached
-        body = (await self.get(user, tracking_id)).model_dump_json().encode()
-        if key is not None:
-            await self.cache.set_bytes(key, body)
-        return body
 
     async def update(
         self, user: Seller, tracking_id: uuid.UUID, data: TrackedProductUpdate
@@ -420,13 +418,6 @@ class ProductService:
 
         self.uow.after_commit.append(bump)
 
-    async def _list_key(self, user: Seller, filters: TrackedProductFilter, kind: str) -> str | None:
-        """The cache key of one list page under the seller's current list version."""
-        version = await self.cache.version(list_version_key(user.id))
-        if version is None:
-            return None
-        return f"cache:{kind}:{user.id}:{version}:{_digest(filters)}"
-
     async def _list_rows(
         self, user: Seller, filters: TrackedProductFilter
     ) -> tuple[list[TrackedProductRow], int]:
@@ -448,35 +439,26 @@ class ProductService:
     async def list_tracked(
         self, user: Seller, filters: TrackedProductFilter
     ) -> tuple[list[TrackedProductRow], int]:
-        """One page of the seller's list and its total: ``(items, total)``."""
-        key = await self._list_key(user, filters, "list")
-        if key is not None:
-            cached = await self.cache.get(key)
-            if cached is not None:
-                return [TrackedProductRow.model_validate(r) for r in cached["rows"]], cached[
-                    "total"
-                ]
-        items, total = await self._list_rows(user, filters)
-        if key is not None:
-            await self.cache.set(
-                key, {"rows": [r.model_dump(mode="json") for r in items], "total": total}
-            )
-        return items, total
+        """One page of the seller's list and its total: ``(items, total)``, read from the same
+        cached page as the API's."""
+        page = json.loads(await self.list_page_json(user, filters))
+        return [TrackedProductRow.model_validate(r) for r in page["items"]], page["total"]
 
     async def list_page_json(self, user: Seller, filters: TrackedProductFilter) -> bytes:
         """One page of the seller's list as the API's JSON body (``Page[TrackedProductRow]``),
         cached encoded: a hit goes back to the client as stored, with no row validated or
         encoded again and no database connection taken."""
-        key, cached = await self.cache.versioned(
-            [list_version_key(user.id)], f"cache:list-json:{user.id}:", f":{_digest(filters)}"
+
+        async def build() -> bytes:
+            items, total = await self._list_rows(user, filters)
+            return filters.page(items, total).model_dump_json().encode()
+
+        return await self.cache.view(
+            [list_version_key(user.id)],
+            f"cache:list-json:{user.id}:",
+            f":{_digest(filters)}",
+            build,
         )
-        if cached is not None:
-            return cached
-        items, total = await self._list_rows(user, filters)
-        body = filters.page(items, total).model_dump_json().encode()
-        if key is not None:
-            await self.cache.set_bytes(key, body)
-        return body
 
     async def history(
         self,
@@ -506,23 +488,22 @@ class ProductService:
         tracking under the seller's list version (which every crawl of the product changes),
         for a minute at most because its start and end follow the clock: a hit reads no
         database row (the key holds the seller's id, as in ``detail_json``)."""
-        named = start is None and end is None
-        key: str | None = None
-        if named:
-            key, cached = await self.cache.versioned(
-                [list_version_key(user.id)],
-                f"cache:history-view:{user.id}:",
-                f":{tracking_id}:{metric}:{range_ or ''}",
+
+        async def build() -> bytes:
+            _, product = await self.own_tracking(user, tracking_id)
+            return await HistoryService(self.snapshots, self.cache).series_json(
+                product, metric, range_, start, end
             )
-            if cached is not None:
-                return cached
-        _, product = await self.own_tracking(user, tracking_id)
-        body = await HistoryService(self.snapshots, self.cache).series_json(
-            product, metric, range_, start, end
+
+        if start is not None or end is not None:
+            return await build()  # a custom range: read afresh every time
+        return await self.cache.view(
+            [list_version_key(user.id)],
+            f"cache:history-view:{user.id}:",
+            f":{tracking_id}:{metric}:{range_ or ''}",
+            build,
+            HISTORY_VIEW_TTL_S,
         )
-        if key is not None:
-            await self.cache.set_bytes(key, body, HISTORY_VIEW_TTL_S)
-        return body
 
     async def price_series(
         self, user: Seller, tracking_ids: Sequence[uuid.UUID], days: int
