@@ -4,22 +4,27 @@ a test database built by the migrations, and isolation between tests."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from urllib.parse import urlparse
 
 import asyncpg
 import pytest
+from arq.connections import ArqRedis
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.core.db import create_engine, create_sessionmaker
 from services.core.embedded import EmbeddedServers
+from services.core.jobs import create_arq_pool
 from services.core.migrate import upgrade
 from services.core.settings import Settings
+from services.core.uow import UnitOfWork, unit_of_work
 
 # One database per test process, so two suites running at once never drop each other's.
 TEST_DB = f"shelfwatch_test_{os.getpid()}"
@@ -105,6 +110,22 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture(scope="session")
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_sessionmaker(engine)
+
+
+@pytest.fixture
+async def arq(settings: Settings) -> AsyncIterator[ArqRedis]:
+    """An ARQ client of the test Redis: jobs the code under test sends land there."""
+    pool = await create_arq_pool(settings)
+    yield pool
+    await pool.aclose()
+
+
+@pytest.fixture
+def new_uow(
+    sessionmaker: async_sessionmaker[AsyncSession], arq: ArqRedis
+) -> Callable[[], AbstractAsyncContextManager[UnitOfWork]]:
+    """A factory of units of work, as a worker gives its tasks (jobs go to the test Redis)."""
+    return functools.partial(unit_of_work, sessionmaker, arq)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cli.admin import create_admin
-from services.core.jobs import JobRequest, Queue, create_arq_pool, send_job
+from services.core.jobs import JobRequest, Queue, send_job
 from services.core.settings import Settings
 from tests.e2e.conftest import Stack
 from tests.integration.conftest import app_client
@@ -64,13 +64,6 @@ async def http(settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.A
         )
         client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
         yield client
-
-
-@pytest.fixture
-async def arq(settings: Settings) -> AsyncIterator[ArqRedis]:
-    pool = await create_arq_pool(settings)
-    yield pool
-    await pool.aclose()
 
 
 async def probe(arq: ArqRedis, queue: Queue, job_id: str, **kwargs: Any) -> None:

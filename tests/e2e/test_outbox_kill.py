@@ -26,7 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.alerts.jobs import AlertJob
-from services.core.jobs import create_arq_pool, deserialize
+from services.core.jobs import deserialize
 from services.core.settings import Settings
 from services.core.uow import unit_of_work
 from services.product.crawl import CrawlPlanner, crawl_job_id
@@ -61,13 +61,6 @@ def _started(log: str, function: str, job_id: str) -> int:
         and line.get("function") == function
         and line.get("job_id") == job_id
     )
-
-
-@pytest.fixture
-async def arq(settings: Settings) -> AsyncIterator[ArqRedis]:
-    pool = await create_arq_pool(settings)
-    yield pool
-    await pool.aclose()
 
 
 @pytest.fixture

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import create_litestar, wrap_edge
@@ -28,6 +30,21 @@ async def _isolate(engine: AsyncEngine, settings: Settings) -> None:
 
 
 _APPS: dict[int, Any] = {}
+
+
+@contextmanager
+def counted() -> Iterator[list[str]]:
+    """Every SQL statement any engine of this process sends while the block runs."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
 
 
 def current_resources(client: httpx.AsyncClient) -> Any:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
 import pytest
-from arq.connections import ArqRedis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,18 +31,6 @@ T0 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 MakeSeller = Callable[..., Awaitable[AuthHeaders]]
 UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
-
-
-@pytest.fixture
-async def arq(settings: Settings) -> AsyncIterator[ArqRedis]:
-    pool = await create_arq_pool(settings)
-    yield pool
-    await pool.aclose()
-
-
-@pytest.fixture
-def new_uow(sessionmaker: async_sessionmaker[AsyncSession], arq: ArqRedis) -> UowFactory:
-    return functools.partial(unit_of_work, sessionmaker, arq)
 
 
 async def detect(

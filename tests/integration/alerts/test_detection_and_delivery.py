@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import hmac
 import json
@@ -14,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from arq.connections import ArqRedis
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,9 +21,9 @@ from services.alerts.delivery import DeliveryRunner
 from services.alerts.detection import ChangeDetector
 from services.alerts.models import AlertEvent, Delivery, NotificationChannel
 from services.core.errors import TransientError
-from services.core.jobs import Queue, create_arq_pool, queue_key
+from services.core.jobs import Queue, queue_key
 from services.core.settings import Settings
-from services.core.uow import UnitOfWork, unit_of_work
+from services.core.uow import UnitOfWork
 from services.product.apify.item import CrawlStatus
 from services.product.models import TrackedProduct
 from tests.factories import ingest, item, seed_tracked
@@ -34,18 +32,6 @@ from tests.integration.alerts.conftest import Mailbox, Receiver
 pytestmark = pytest.mark.asyncio
 T0 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
-
-
-@pytest.fixture
-async def arq(settings: Settings) -> ArqRedis:
-    pool = await create_arq_pool(settings)
-    yield pool  # type: ignore[misc]
-    await pool.aclose()
-
-
-@pytest.fixture
-def new_uow(sessionmaker: async_sessionmaker[AsyncSession], arq: ArqRedis) -> UowFactory:
-    return functools.partial(unit_of_work, sessionmaker, arq)
 
 
 async def detect(new_uow: UowFactory, settings: Settings, run_id: uuid.UUID, now: datetime) -> int:

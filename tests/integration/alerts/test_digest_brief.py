@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import email
 import email.policy
-import functools
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,7 +15,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from arq.connections import ArqRedis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,9 +23,8 @@ from services.alerts.delivery import DeliveryRunner, DigestPlanner
 from services.alerts.detection import ChangeDetector
 from services.alerts.models import Delivery, NotificationChannel
 from services.alerts.service import AlertService
-from services.core.jobs import create_arq_pool
 from services.core.settings import Settings
-from services.core.uow import UnitOfWork, unit_of_work
+from services.core.uow import UnitOfWork
 from services.product.apify.item import CrawlStatus, ListingContent, ParsedItem
 from services.product.models import Product, TrackedProduct
 from services.product.service import ProductService
@@ -36,18 +33,6 @@ from tests.integration.alerts.conftest import Mailbox, Receiver
 
 pytestmark = pytest.mark.asyncio
 UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
-
-
-@pytest.fixture
-async def arq(settings: Settings) -> AsyncIterator[ArqRedis]:
-    pool = await create_arq_pool(settings)
-    yield pool
-    await pool.aclose()
-
-
-@pytest.fixture
-def new_uow(sessionmaker: async_sessionmaker[AsyncSession], arq: ArqRedis) -> UowFactory:
-    return functools.partial(unit_of_work, sessionmaker, arq)
 
 
 @dataclass

@@ -15,7 +15,6 @@ from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.competitor.runner import ReportRunner
-from services.core.jobs import create_arq_pool
 from services.core.settings import Settings
 from services.core.uow import unit_of_work
 from services.llm import LlmService, OpenAIConnector
@@ -121,13 +120,6 @@ async def crawl_competitors(
             item(member["asin"], **competitor_item(index)),
             when,
         )
-
-
-@pytest.fixture
-async def arq(settings: Settings) -> AsyncIterator[ArqRedis]:
-    pool = await create_arq_pool(settings)
-    yield pool
-    await pool.aclose()
 
 
 @pytest.fixture

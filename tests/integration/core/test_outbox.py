@@ -4,7 +4,6 @@ it commits; a rollback sends nothing, an outage loses nothing, a second send is 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,23 +17,15 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.core.errors import Conflict
-from services.core.jobs import META_KWARG, Queue, create_arq_pool, deserialize, queue_key, serialize
+from services.core.jobs import META_KWARG, Queue, deserialize, queue_key, serialize
 from services.core.logging import request_id_var
 from services.core.models import OutboxJob
 from services.core.outbox import SendOutcome, relay_due, send
-from services.core.settings import Settings
 from services.core.uow import unit_of_work
 from tests.outbox_support import outbox_rows, unreachable_arq
 
 pytestmark = pytest.mark.asyncio
 PURGE = "auth.purge_expired_tokens"
-
-
-@pytest.fixture
-async def arq(settings: Settings) -> AsyncIterator[ArqRedis]:
-    pool = await create_arq_pool(settings)
-    yield pool
-    await pool.aclose()
 
 
 async def test_job_of_a_rolled_back_transaction_is_never_sent(

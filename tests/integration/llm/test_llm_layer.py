@@ -13,7 +13,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.core.jobs import create_arq_pool
 from services.core.settings import Settings
 from services.core.uow import unit_of_work
 from services.llm import LlmService, OpenAIConnector, Prompt
@@ -51,13 +50,6 @@ INPUT = Figures(
     product="B000000001", price=19.99, competitor_prices=[17.5, 24.25, 21.0], rating=4.4
 )
 INPUT_NUMBERS = {19.99, 17.5, 24.25, 21.0, 4.4}
-
-
-@pytest.fixture
-async def arq(settings: Settings) -> AsyncIterator[ArqRedis]:
-    pool = await create_arq_pool(settings)
-    yield pool
-    await pool.aclose()
 
 
 @pytest.fixture

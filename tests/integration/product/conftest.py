@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Iterator
 
 import pytest
-from arq.connections import ArqRedis
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.core.jobs import create_arq_pool
 from services.core.settings import Settings
-from services.core.uow import UnitOfWork, unit_of_work
 from services.product.apify.client import ApifyConnector
 from simulator.config import SimulatorConfig
 from simulator.server import SimulatorServer
@@ -42,18 +36,3 @@ def crawl_settings(settings: Settings, simulator: SimulatorServer) -> Settings:
 @pytest.fixture
 def gateway(crawl_settings: Settings) -> ApifyConnector:
     return ApifyConnector(crawl_settings.apify)
-
-
-@pytest.fixture
-async def arq(settings: Settings) -> AsyncIterator[ArqRedis]:
-    pool = await create_arq_pool(settings)
-    yield pool
-    await pool.aclose()
-
-
-@pytest.fixture
-def new_uow(
-    sessionmaker: async_sessionmaker[AsyncSession], arq: ArqRedis
-) -> Callable[[], AbstractAsyncContextManager[UnitOfWork]]:
-    """A factory of units of work, as a worker gives its tasks (jobs go to the test Redis)."""
-    return functools.partial(unit_of_work, sessionmaker, arq)

@@ -4,16 +4,14 @@ change a seller can see makes a new answer, and the cache never crosses sellers.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import httpx
 import pytest
 from arq.connections import ArqRedis
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.alerts.detection import ChangeDetector
@@ -24,27 +22,11 @@ from services.core.uow import unit_of_work
 from services.product.models import Product
 from services.product.service import ProductService
 from tests.factories import ingest, item
-from tests.integration.conftest import AuthHeaders, current_resources
+from tests.integration.conftest import AuthHeaders, counted, current_resources
 
 pytestmark = pytest.mark.asyncio
 MakeSeller = Callable[..., Awaitable[AuthHeaders]]
 T0 = datetime.now(UTC) - timedelta(days=2)
-
-
-@contextmanager
-def statements(client: httpx.AsyncClient) -> Iterator[list[str]]:
-    """The SQL statements the app sends while the block runs."""
-    sent: list[str] = []
-    engine = current_resources(client).engine.sync_engine
-
-    def record(*args: Any) -> None:
-        sent.append(args[2])
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 async def tracked_with_history(
@@ -94,7 +76,7 @@ async def test_a_cached_detail_and_history_read_no_database_row(
         "/api/v1/products?limit=10",
     ]
     first = [(await client.get(p, headers=auth)).json() for p in paths]
-    with statements(client) as sent:
+    with counted() as sent:
         again = [(await client.get(p, headers=auth)).json() for p in paths]
     assert sent == []
     assert again == first
@@ -102,7 +84,7 @@ async def test_a_cached_detail_and_history_read_no_database_row(
     custom = f"/api/v1/products/{tracking}/history"
     since = {"start": (T0 - timedelta(days=1)).isoformat()}
     await client.get(custom, headers=auth, params=since)
-    with statements(client) as sent:
+    with counted() as sent:
         r = await client.get(custom, headers=auth, params=since)
     assert r.status_code == 200 and sent
 

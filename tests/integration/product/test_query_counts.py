@@ -5,16 +5,13 @@ row creeping back in fails here."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import event, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.alerts.models import AlertEvent
@@ -25,25 +22,11 @@ from services.core.uow import unit_of_work
 from services.product.models import TrackedProduct
 from services.product.service import ProductService
 from tests.factories import item, make_run, seed_tracked
+from tests.integration.conftest import counted
 
 pytestmark = pytest.mark.asyncio
 
 MakeSeller = Callable[..., Awaitable[dict[str, str]]]
-
-
-@contextmanager
-def counted() -> Iterator[list[str]]:
-    """Every statement any engine of this process sends while the block runs."""
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
 
 
 async def test_read_model_refresh_is_a_fixed_number_of_queries(
