@@ -47,17 +47,6 @@ class ReadCache:
             return None
         return json.loads(raw) if raw else None
 
-    async def get_bytes(self, key: str) -> bytes | None:
-        """A stored body as it was stored (no decoding): answered to a client as is."""
-        if self.redis is None:
-            return None
-        try:
-            raw: bytes | None = await self.redis.get(key)
-        except (RedisError, OSError):
-            logger.warning("cache read failed; answering from PostgreSQL", extra={"key": key})
-            return None
-        return raw or None
-
     async def set_bytes(self, key: str, body: bytes, ttl_s: int | None = None) -> None:
         if self.redis is None:
             return
