@@ -54,6 +54,7 @@ def _state(state: ProductState, recent_bsr: Sequence[Sequence[Mapping[str, Any]]
         bullets=state.bullets,
         images=state.images,
         currency=state.currency,
+        deal=state.deal,
         usual_bsr=usual_ranks(recent_bsr),
     )
 

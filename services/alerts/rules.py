@@ -31,6 +31,7 @@ class State:
     bullets: Sequence[str] = ()
     images: Sequence[str] = ()
     currency: str | None = None
+    deal: bool | None = None  # the page showed the price as a deal
     # Each subcategory's usual rank over the last good snapshots up to this one (``usual_ranks``);
     # empty when unknown, and then only the previous rank counts.
     usual_bsr: Mapping[str, int] = field(default_factory=dict)
@@ -70,6 +71,11 @@ def price_change(old: State, new: State, t: Thresholds, role: str) -> list[Event
     delta = new.price - old.price
     pct = _pct(old.price, new.price)
     severity = Severity.CRITICAL if abs(pct) >= t.price_change_pct * 3 else Severity.WARNING
+    # A drop into a deal, or the rise when one ends.
+    deal = bool(new.deal if delta < 0 else old.deal)
+    if deal and role == "own":
+        # The seller runs their own deals: worth a line in the brief, not news pushed to them.
+        severity = Severity.INFO
     direction = "dropped" if delta < 0 else "rose"
     return [
         Event(
@@ -80,7 +86,8 @@ def price_change(old: State, new: State, t: Thresholds, role: str) -> list[Event
             f"{pct:+.1f}%",
             f"{t.price_change_pct}%",
             f"Price {direction} {abs(pct):.1f}% from {_money(old.price, old.currency)} "
-            f"to {_money(new.price, new.currency)}",
+            f"to {_money(new.price, new.currency)}"
+            + ((" (deal)" if delta < 0 else " (deal over)") if deal else ""),
         )
     ]
 

@@ -180,6 +180,8 @@ class Snapshot(Base):
     currency: Mapped[str | None] = mapped_column(String(3))
     price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     list_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    # The page showed the price as a deal (a limited-time offer); None when not reported.
+    deal: Mapped[bool | None]
     buybox_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     buybox_seller: Mapped[str | None] = mapped_column(String(200))
     fulfillment: Mapped[str | None] = mapped_column(String(3))

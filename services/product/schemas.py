@@ -134,6 +134,7 @@ class ProductState:
     bullets: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
     currency: str | None = None
+    deal: bool | None = None  # the page showed the price as a deal
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,6 +115,7 @@ def _state(row: Mapping[Any, Any], prefix: str = "") -> ProductState:
         bullets=row[f"{prefix}bullets"] or [],
         images=row[f"{prefix}images"] or [],
         currency=row[f"{prefix}currency"],
+        deal=row[f"{prefix}deal"],
     )
 
 

@@ -50,6 +50,8 @@ class ParsedItem:
     currency: str | None = None
     price: Decimal | None = None
     list_price: Decimal | None = None
+    # The page marks the price as a deal (a limited-time offer the seller runs).
+    deal: bool | None = None
     buybox_price: Decimal | None = None
     buybox_seller: str | None = None
     fulfillment: Fulfillment | None = None

@@ -47,6 +47,7 @@ SNAPSHOT_COLUMNS = (
     "review_count",
     "bsr",
     "error",
+    "deal",
 )
 LISTING_COLUMNS = (
     "product_id",
@@ -193,6 +194,7 @@ def _snapshot_record(
         _count(item.review_count),
         _bsr_json(item.bsr),
         item.error,
+        item.deal,
     )
 
 
@@ -432,11 +434,11 @@ ORDER BY product_id, captured_at
 _PAIRS_SQL = """
 SELECT s.product_id, s.captured_at,
        s.price, s.buybox_price, s.buybox_seller, s.in_stock, s.rating, s.review_count, s.bsr,
-       s.currency,
+       s.currency, s.deal,
        prev.price AS p_price, prev.buybox_price AS p_buybox_price,
        prev.buybox_seller AS p_buybox_seller, prev.in_stock AS p_in_stock,
        prev.rating AS p_rating, prev.review_count AS p_review_count, prev.bsr AS p_bsr,
-       prev.currency AS p_currency, prev.captured_at AS p_captured_at,
+       prev.currency AS p_currency, prev.deal AS p_deal, prev.captured_at AS p_captured_at,
        lv.title, lv.bullets, lv.images,
        plv.title AS p_title, plv.bullets AS p_bullets, plv.images AS p_images,
        recent.bsr AS recent_bsr

@@ -99,6 +99,22 @@ async def test_a_one_day_deal_is_one_alert_that_ends_when_the_price_comes_back(
     assert (same.id, same.ended_at, same.ended_crawl_run_id) == (alert.id, T0 + 2 * DAY, back)
 
 
+async def test_the_sellers_own_deal_is_stored_as_one_and_told_as_information(
+    sessionmaker: async_sessionmaker[AsyncSession], new_uow: UowFactory, settings: Settings
+) -> None:
+    """The page's deal flag goes through ingest into detection: the seller's own deal is a
+    line in the brief (info), not a critical price alert, and ends when the deal does."""
+    (pid,) = await seed_tracked(sessionmaker, count=1)  # tracked as the seller's own
+    await ingest(sessionmaker, pid, item(), T0)
+    deal = await ingest(sessionmaker, pid, item(price=Decimal("13.00"), deal=True), T0 + DAY)
+    assert (await detect(new_uow, settings, deal, T0 + DAY)).events == 1
+    (alert,) = await events(sessionmaker)
+    assert (alert.rule, alert.severity) == ("price_change", "info")
+    assert alert.message.endswith("(deal)")
+    over = await ingest(sessionmaker, pid, item(deal=False), T0 + 2 * DAY)
+    assert (await detect(new_uow, settings, over, T0 + 2 * DAY)).ended == 1
+
+
 async def test_a_price_that_stays_down_keeps_its_alert_open(
     sessionmaker: async_sessionmaker[AsyncSession], new_uow: UowFactory, settings: Settings
 ) -> None:

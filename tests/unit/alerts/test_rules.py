@@ -49,6 +49,36 @@ def test_price_change_needs_the_minimum_absolute_delta() -> None:
     assert Rule.PRICE_CHANGE in rules(replace(cheap, price=Decimal("1.60")), old=cheap)
 
 
+def _price_event(new: State, old: State = BASE, role: str = "own") -> tuple[Severity, str]:
+    (event,) = [e for e in detect(old, new, T, role) if e.rule is Rule.PRICE_CHANGE]
+    return event.severity, event.message
+
+
+@pytest.mark.parametrize(
+    ("role", "severity"), [("own", Severity.INFO), ("competitor", Severity.CRITICAL)]
+)
+def test_a_deal_is_news_from_a_competitor_and_a_brief_line_for_the_seller(
+    role: str, severity: Severity
+) -> None:
+    """The seller runs their own deals; a competitor's deal is something to answer."""
+    start = _price_event(replace(BASE, price=Decimal("13.00"), deal=True), role=role)
+    assert start == (severity, "Price dropped 35.0% from 20.00 USD to 13.00 USD (deal)")
+    in_deal = replace(BASE, price=Decimal("13.00"), deal=True)
+    end = _price_event(replace(BASE, deal=False), old=in_deal, role=role)
+    assert end[0] is severity
+    assert end[1].endswith("(deal over)")
+
+
+def test_a_drop_without_a_deal_stays_news_for_the_seller_too() -> None:
+    assert _price_event(replace(BASE, price=Decimal("13.00"), deal=False)) == (
+        Severity.CRITICAL,
+        "Price dropped 35.0% from 20.00 USD to 13.00 USD",
+    )
+    # A rise out of a price that was not a deal is not a deal ending, whatever the new page says.
+    old = replace(BASE, price=Decimal("13.00"), deal=False)
+    assert _price_event(replace(BASE, deal=True), old=old)[0] is Severity.CRITICAL
+
+
 def test_price_event_carries_old_new_change_threshold_severity() -> None:
     (event,) = [
         e

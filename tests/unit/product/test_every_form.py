@@ -129,6 +129,28 @@ def test_axesso_deal_price_is_what_a_buyer_pays() -> None:
     assert (item.price, item.list_price) == (Decimal("39.99"), Decimal("49.99"))
 
 
+@pytest.mark.parametrize(
+    ("fields", "deal"),
+    [
+        ({}, True),  # the real item: "deal": true
+        ({"deal": False}, False),
+        ({"deal": False, "dealPrice": 23.49}, True),  # a deal price shown is a deal
+        ({"deal": "yes"}, None),  # not a flag: not reported
+        ({"deal": None}, None),
+    ],
+)
+def test_axesso_reads_whether_the_page_marks_a_deal(
+    fields: dict[str, Any], deal: bool | None
+) -> None:
+    assert parsed(AXESSO, axesso_item(**fields)).deal is deal
+
+
+def test_junglee_knows_a_deal_only_by_its_deal_price() -> None:
+    with_deal = junglee_item(dealPrice={"value": 23.49, "currency": "$"})
+    assert parsed(JUNGLEE, with_deal).deal is True
+    assert parsed(JUNGLEE, junglee_item()).deal is None
+
+
 def test_junglee_deal_price_is_what_a_buyer_pays() -> None:
     item = parsed(
         JUNGLEE,

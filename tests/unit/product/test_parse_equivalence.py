@@ -1,7 +1,8 @@
 """The parser's fast paths read every item exactly as the plain code before them did.
 
 ``parsed_expected.json`` holds a digest of what the parser before the fast paths (commit
-d97b148) made of each item of the corpus below: the real fixture items, simulated items of both
+d97b148) made of each item of the corpus below (rewritten once since, unchanged but for the deal
+flag the parser reads now): the real fixture items, simulated items of both
 actors in every marketplace (``simulated_items.json``), and seeded variants of all of them with
 the awkward text scraped pages carry (entities escaped once or twice, tags, stray and exotic
 whitespace, invisible marks, non-ASCII, wrong types). Regenerate it only for an intended change

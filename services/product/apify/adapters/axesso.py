@@ -8,7 +8,8 @@ Fields read (see the real item in ``tests/fixtures/apify/``):
   error;
 - ``dealPrice`` when positive (the price a buyer pays now), else ``price`` (the Buy Box price, a
   number or money text), else ``priceRange`` (lowest bound); ``retailPrice`` (list price; 0
-  means none);
+  means none); ``deal`` (the page marks the price as a limited-time deal; a ``dealPrice`` is one
+  too);
 - ``soldBy`` (Buy Box seller), ``fulfilledBy`` (Amazon → FBA for a third-party seller), ``prime``;
 - ``warehouseAvailability`` (availability text → in stock);
 - ``productRating`` ("4.4 out of 5 stars") and ``countReview``, with the "Customer Reviews" entry
@@ -115,11 +116,13 @@ class AxessoAdapter:
 
         currency = currency_of(marketplace)
         # A deal price is what a buyer pays now; "price" may then still show the regular one.
+        deal_price = _positive(parse_money(item.get("dealPrice"), currency))
         shown = (
-            _positive(parse_money(item.get("dealPrice"), currency))
+            deal_price
             or _positive(parse_money(item.get("price"), currency))
             or _positive(parse_money(item.get("priceRange"), currency))
         )
+        flag = item.get("deal")
         retail = _positive(parse_money(item.get("retailPrice"), currency))
         price = shown.amount if shown else None
         availability = clean_text(item.get("warehouseAvailability"))
@@ -135,6 +138,7 @@ class AxessoAdapter:
             currency=next((m.currency for m in (shown, retail) if m and m.currency), currency),
             price=price,
             list_price=retail.amount if retail else None,
+            deal=True if deal_price else flag if isinstance(flag, bool) else None,
             buybox_price=price,
             buybox_seller=seller,
             fulfillment=fulfillment_of(seller, clean_text(item.get("fulfilledBy"))),

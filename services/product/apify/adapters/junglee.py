@@ -88,8 +88,9 @@ class JungleeAdapter:
 
         default = currency_of(marketplace)
         # A deal price is what a buyer pays now; a range (variations) gives its lowest bound.
+        deal_price = _money(item.get("dealPrice"), default)
         shown = (
-            _money(item.get("dealPrice"), default)
+            deal_price
             or _money(item.get("price"), default)
             or _money(item.get("priceRange"), default)
         )
@@ -109,6 +110,8 @@ class JungleeAdapter:
             currency=next((m.currency for m in (shown, listed) if m and m.currency), default),
             price=price,
             list_price=listed.amount if listed else None,
+            # The item has no deal flag of its own: a deal price shown is the only sign.
+            deal=True if deal_price else None,
             buybox_price=price,
             buybox_seller=seller,
             fulfillment=fulfillment_of(
