@@ -220,6 +220,9 @@ def report(
             for name in ("critical", "warning", "info")
         )
         + " (a channel set to warning and above sends the first two)",
+        "sent at once by a channel on the default settings (critical at once, the rest in the "
+        f"morning digest): {severities.get('critical', 0) * scale / len(per_day):.1f} a day, "
+        "and one digest",
         "ended/day: earlier alerts of the rule that a later snapshot undid (ended instead of a "
         "new alert), per 1 000 a day",
     ]

@@ -27,7 +27,7 @@ from services.alerts.rules import (
     undercut,
     usual_ranks,
 )
-from services.alerts.schemas import ChannelMode, DeliveryKind
+from services.alerts.schemas import DeliveryKind
 from services.alerts.service import alerts_changed
 from services.core.jobs import Queue
 from services.core.metrics import ALERT_EPISODES_ENDED, ALERT_EVENTS
@@ -261,7 +261,8 @@ class ChangeDetector:
         return kept, suppressed
 
     async def _queue_deliveries(self, events: list[AlertEvent]) -> int:
-        """One delivery per (event, immediate channel whose severity filter lets it through)."""
+        """One delivery per (event, channel that sends it at once and whose severity filter lets
+        it through)."""
         if not events:
             return 0
         channels = await ChannelRepository(self.uow.session).active_for_users(
@@ -269,8 +270,7 @@ class ChangeDetector:
         )
         by_user: dict[uuid.UUID, list[NotificationChannel]] = defaultdict(list)
         for channel in channels:
-            if channel.mode is ChannelMode.IMMEDIATE:
-                by_user[channel.user_id].append(channel)
+            by_user[channel.user_id].append(channel)
         rows = [
             {
                 "id": uuid.uuid4(),
@@ -283,6 +283,7 @@ class ChangeDetector:
             for event in events
             for channel in by_user.get(event.user_id, [])
             if event.severity.rank >= channel.min_severity.rank
+            and channel.mode.sends_at_once(event.severity)
         ]
         created = await DeliveryRepository(self.uow.session).create_many(rows)
         for delivery in created:

@@ -70,7 +70,7 @@ class NotificationChannel(TimestampMixin, Base):
     __tablename__ = "notification_channels"
     __table_args__ = (
         CheckConstraint("kind IN ('webhook', 'slack', 'email', 'apprise')", name="kind_known"),
-        CheckConstraint("mode IN ('immediate', 'digest')", name="mode_known"),
+        CheckConstraint("mode IN ('immediate', 'digest', 'critical_now')", name="mode_known"),
         CheckConstraint(
             "min_severity IN ('info', 'warning', 'critical')", name="min_severity_known"
         ),
@@ -88,7 +88,7 @@ class NotificationChannel(TimestampMixin, Base):
         StrEnumType(Severity, 10), server_default=Severity.WARNING.value
     )
     mode: Mapped[ChannelMode] = mapped_column(
-        StrEnumType(ChannelMode, 10), server_default=ChannelMode.IMMEDIATE.value
+        StrEnumType(ChannelMode, 20), server_default=ChannelMode.CRITICAL_NOW.value
     )
     is_active: Mapped[bool] = mapped_column(server_default="true", default=True)
 

@@ -243,7 +243,7 @@ class ChannelRepository(Repository):
     async def active_digest_channels(self) -> list[NotificationChannel]:
         result = await self.session.execute(
             select(NotificationChannel).where(
-                NotificationChannel.mode == ChannelMode.DIGEST,
+                NotificationChannel.mode.in_([m for m in ChannelMode if m.sends_digest]),
                 NotificationChannel.is_active.is_(True),
             )
         )

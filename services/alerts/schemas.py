@@ -21,8 +21,20 @@ class ChannelKind(StrEnum):
 
 
 class ChannelMode(StrEnum):
-    IMMEDIATE = "immediate"
-    DIGEST = "digest"
+    IMMEDIATE = "immediate"  # every alert it lets through, as it happens
+    DIGEST = "digest"  # one morning brief a day
+    # Critical alerts as they happen, everything else it lets through in the morning brief: a
+    # seller with a thousand products hears at once only about what stops sales today.
+    CRITICAL_NOW = "critical_now"
+
+    def sends_at_once(self, severity: Severity) -> bool:
+        return self is ChannelMode.IMMEDIATE or (
+            self is ChannelMode.CRITICAL_NOW and severity is Severity.CRITICAL
+        )
+
+    @property
+    def sends_digest(self) -> bool:
+        return self is not ChannelMode.IMMEDIATE
 
 
 class DeliveryKind(StrEnum):
@@ -48,7 +60,7 @@ class ChannelCreate(BaseModel):
         description="Webhook or Slack URL, an email address, or an Apprise URL",
     )
     min_severity: Severity = Severity.WARNING
-    mode: ChannelMode = ChannelMode.IMMEDIATE
+    mode: ChannelMode = ChannelMode.CRITICAL_NOW
 
 
 class ChannelUpdate(BaseModel):

@@ -39,7 +39,11 @@ SEVERITY_OPTIONS = [
     ("warning", "Warnings and critical"),
     ("critical", "Critical only"),
 ]
-MODE_OPTIONS = [("immediate", "Each alert as it happens"), ("digest", "One daily digest")]
+MODE_OPTIONS = [
+    ("critical_now", "Critical at once, the rest in the daily digest"),
+    ("immediate", "Each alert as it happens"),
+    ("digest", "One daily digest"),
+]
 
 
 class SettingsPages(Controller):
@@ -65,7 +69,7 @@ class SettingsPages(Controller):
         # The page shows every channel a seller can sensibly have: one full page of them.
         channels, _ = await alert_service.list_channels(user.id, ChannelFilter(limit=MAX_PAGE_SIZE))
         context.setdefault(
-            "values", {"kind": "webhook", "min_severity": "warning", "mode": "immediate"}
+            "values", {"kind": "webhook", "min_severity": "warning", "mode": "critical_now"}
         )
         context.setdefault("errors", {})
         out: Template = await seller_page(

@@ -137,6 +137,8 @@ async def test_channel_crud_and_validation(
         assert r.status_code == 201, r.text
         created = r.json()
         assert len(created["signing_secret"]) > 20
+        # Quiet by default: critical alerts at once, warnings in the morning digest.
+        assert (created["min_severity"], created["mode"]) == ("warning", "critical_now")
         listed = (await client.get("/api/v1/channels", headers=auth)).json()["items"]
         assert "signing_secret" not in listed[0]
         url = f"/api/v1/channels/{created['id']}"

@@ -309,3 +309,44 @@ async def test_digest_channels_get_one_daily_message_instead(
     payload = json.loads(receiver.requests[-1]["body"])
     assert payload["type"] == "digest"
     assert {e["rule"] for e in payload["events"]} == {"price_change", "out_of_stock"}
+
+
+async def test_a_critical_now_channel_sends_critical_alerts_at_once_and_the_rest_in_the_digest(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    new_uow: UowFactory,
+    alert_settings: Settings,
+    receiver: Receiver,
+) -> None:
+    from services.alerts.delivery import DigestPlanner
+
+    (pid,) = await seed_tracked(sessionmaker, count=1)
+    await ingest(sessionmaker, pid, item(), T0)
+    channel = await _channel(
+        sessionmaker, "webhook", receiver.url, min_severity="warning", mode="critical_now"
+    )
+    # A stock-out (critical on the seller's own product) and a rating drop (a warning).
+    run = await ingest(
+        sessionmaker,
+        pid,
+        item(in_stock=False, rating=Decimal("4.0")),
+        T0 + timedelta(hours=1),
+    )
+    now = datetime.now(UTC)
+    await detect(new_uow, alert_settings, run, now)
+    async with sessionmaker() as session:
+        (at_once,) = (await session.execute(select(Delivery))).scalars()
+        stored = {e.id: e.rule for e in (await session.execute(select(AlertEvent))).scalars()}
+    assert sorted(stored.values()) == ["out_of_stock", "rating_drop"]
+    assert (at_once.channel_id, at_once.kind) == (channel.id, "event")
+    assert [stored[i] for i in at_once.event_ids] == ["out_of_stock"]
+
+    async with new_uow() as uow:
+        assert await DigestPlanner(uow, alert_settings).plan(now + timedelta(hours=1)) == 1
+    async with sessionmaker() as session:
+        digest = (
+            await session.execute(select(Delivery).where(Delivery.kind == "digest"))
+        ).scalar_one()
+    await DeliveryRunner(new_uow, alert_settings.alerts).run(digest.id)
+    payload = json.loads(receiver.requests[-1]["body"])
+    assert payload["type"] == "digest"
+    assert {e["rule"] for e in payload["events"]} >= {"rating_drop"}
