@@ -40,7 +40,7 @@ SEVERITY_OPTIONS = [
     ("critical", "Critical only"),
 ]
 MODE_OPTIONS = [
-    ("critical_now", "Critical at once, the rest in the daily digest"),
+    ("critical_now", "Critical now + digest"),
     ("immediate", "Each alert as it happens"),
     ("digest", "One daily digest"),
 ]
