@@ -362,6 +362,7 @@ EPISODIC = frozenset(
         Rule.BUYBOX_SELLER_CHANGED,
         Rule.BUYBOX_LOST,
         Rule.RATING_DROP,
+        Rule.COMPETITOR_UNDERCUT,
     }
 )
 
@@ -430,6 +431,14 @@ def ending(episode: Episode, new: State, t: Thresholds, at: datetime) -> Ending 
         case Rule.BUYBOX_LOST:
             if _same_seller(episode.old, new.buybox_seller):
                 found = new.buybox_seller, f"Buy Box won back from {episode.new}"
+        case Rule.COMPETITOR_UNDERCUT:
+            # Over once the competitor is back at or above the price it undercut.
+            undercut_price = _decimal(episode.old)
+            if new.price is not None and undercut_price is not None and new.price >= undercut_price:
+                found = (
+                    str(new.price),
+                    f"Undercut over: the competitor is back to {_money(new.price, new.currency)}",
+                )
         case Rule.RATING_DROP:
             before = _decimal(episode.old)
             if (

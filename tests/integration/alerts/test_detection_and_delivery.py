@@ -164,6 +164,14 @@ async def test_competitor_undercut_between_tagged_products(
     assert len(undercuts) == 1
     assert undercuts[0].severity == "critical"
 
+    # The competitor back at the seller's price ends the undercut instead of leaving it open.
+    back = await ingest(
+        sessionmaker, rival, item(asin="B0RIVAL001", price=Decimal("20.00")), T0 + timedelta(days=2)
+    )
+    assert await detect(new_uow, settings, back, T0 + timedelta(days=2)) == 0
+    (ended,) = [e for e in await events(sessionmaker) if e.rule == "competitor_undercut"]
+    assert ended.ended_message == "Undercut over: the competitor is back to 20.00 USD after 1 day"
+
 
 async def _channel(
     sessionmaker: async_sessionmaker[AsyncSession], kind: str, target: str, **values: object

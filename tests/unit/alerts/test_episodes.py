@@ -152,3 +152,16 @@ def test_each_bsr_category_is_its_own_fingerprint() -> None:
     )
     (event,) = detect(BASE, new, T, "own")
     assert fingerprint(event) == "Earbuds"
+
+
+def test_an_undercut_ends_when_the_competitor_is_back_at_or_above_the_price_it_undercut() -> None:
+    """The episode is read on the competitor's own snapshots: ``old`` is the seller's price."""
+    cut = episode(Rule.COMPETITOR_UNDERCUT, "40.00", "35.00")
+    assert ending(cut, price("39.99"), T, START + DAY) is None
+    end = ending(cut, price("40.00"), T, START + 2 * DAY)
+    assert end is not None
+    assert (end.value, end.message) == (
+        "40.00",
+        "Undercut over: the competitor is back to 40.00 USD after 2 days",
+    )
+    assert ending(cut, replace(BASE, price=None), T, START + DAY) is None
