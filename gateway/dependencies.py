@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -26,6 +26,7 @@ from services.auth.service import (
 from services.auth.tokens import AccessClaims, decode_access_token
 from services.core.errors import NotAuthenticated, PermissionDenied
 from services.core.logging import user_id_var
+from services.core.read_cache import CachedView, ViewLookup
 from services.core.uow import UnitOfWork, unit_of_work
 
 logger = logging.getLogger(__name__)
@@ -88,6 +89,19 @@ def bearer_token(request: ASGIConnection[Any, Any, Any, Any]) -> str:
 _CURRENT_USER = "shelfwatch.current_user"
 _ACCOUNT = "shelfwatch.account"
 EDGE_VERDICT = "shelfwatch.edge_verdict"
+EDGE_LOOKUP = "shelfwatch.edge_lookup"
+
+# A cached route declares its view in its ``opt`` under this name: a function of the signed-in
+# seller's id, the path parameters and the query string giving the view the route will answer
+# from (None when this request's answer is not cached, or the query cannot be read). The edge
+# then reads the view's entry in the round trip that counts the request and checks its token.
+READ_VIEW = "read_view"
+ReadViewOf = Callable[[uuid.UUID, Mapping[str, Any], str], CachedView | None]
+
+
+def edge_lookup(connection: ASGIConnection[Any, Any, Any, Any]) -> ViewLookup | None:
+    """The cached route's entry as the edge read it for this request, if it did."""
+    return cast("ViewLookup | None", connection.scope.get(EDGE_LOOKUP))
 
 
 async def provide_current_user(request: Request[Any, Any, Any], state: State) -> CurrentUser:

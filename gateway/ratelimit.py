@@ -2,7 +2,7 @@
 
 Litestar's own RateLimitMiddleware has one rate for everyone and a read-modify-write under a
 process-local lock; an atomic Redis fixed window sized per plan needs three commands, sent in
-one pipeline with the token checks.
+one script call with the token checks and, for a cached route, the lookup of its answer.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
+from litestar.exceptions import HTTPException
 from litestar.types import (
     HTTPResponseBodyEvent,
     HTTPResponseStartEvent,
@@ -24,15 +25,24 @@ from litestar.types import (
     Scope,
     Send,
 )
+from litestar.utils import normalize_path
 from redis.commands.core import AsyncScript
 
-from gateway.dependencies import EDGE_VERDICT, EdgeVerdict, resources
+from gateway.dependencies import (
+    EDGE_LOOKUP,
+    EDGE_VERDICT,
+    READ_VIEW,
+    EdgeVerdict,
+    ReadViewOf,
+    resources,
+)
 from gateway.problems import PROBLEM_JSON, problem_body
 from gateway.web.setup import SESSION_COOKIE, SESSION_NAMESPACE
 from services.auth.service import disabled_before, token_check_keys
 from services.auth.tokens import AccessClaims, decode_access_token
 from services.core.errors import NotAuthenticated
 from services.core.outage import OutageLog
+from services.core.read_cache import VERSIONED_LOOKUP_LUA, CachedView, looked_up
 from services.core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -61,14 +71,26 @@ WINDOW_PREFIX = "shelfwatch:ratelimit:"
 USER_WINDOW = f"{WINDOW_PREFIX}user:"
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,128}")
 # One script call, atomic like MULTI/EXEC (the window cannot expire between opening it and
-# counting in it) but a single command to send and parse: KEYS[1] is the window, the others
-# are the token's revocation and account marks, answered with their values ('' when absent).
-_COUNT_AND_CHECK = """
+# counting in it) but a single command to send and parse: KEYS[1] is the window, the next
+# ARGV[2] keys are the token's revocation and account marks, answered with their values (''
+# when absent). A cached route's view adds its version keys after those, and ARGV[3] / ARGV[4]
+# (the entry key's prefix and suffix): its tag and stored answer ('' when absent) come last,
+# so a cached read is one round trip in all.
+_COUNT_AND_CHECK = (
+    VERSIONED_LOOKUP_LUA
+    + """
 redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
 local answer = {redis.call('INCR', KEYS[1]), redis.call('TTL', KEYS[1])}
-for i = 2, #KEYS do answer[#answer + 1] = redis.call('GET', KEYS[i]) or '' end
+local checks = 1 + tonumber(ARGV[2])
+for i = 2, checks do answer[#answer + 1] = redis.call('GET', KEYS[i]) or '' end
+if ARGV[3] then
+  local tag, body = versioned_lookup(checks + 1, ARGV[3], ARGV[4])
+  answer[#answer + 1] = tag
+  answer[#answer + 1] = body or ''
+end
 return answer
 """
+)
 
 
 # Pages: a session cookie whose session is signed in counts against that user's window, at
@@ -95,6 +117,7 @@ class _Caller:
     rate: int
     claims: AccessClaims | None = None
     session_key: str | None = None
+    view: CachedView | None = None
 
 
 def session_id(scope: Scope) -> str | None:
@@ -130,7 +153,10 @@ class RateLimitMiddleware:
                     except NotAuthenticated:
                         break  # counted as anonymous; the route itself answers 401
                     return _Caller(
-                        f"{USER_WINDOW}{claims.user_id}", claims.rate_limit_per_minute, claims
+                        f"{USER_WINDOW}{claims.user_id}",
+                        claims.rate_limit_per_minute,
+                        claims,
+                        view=self._read_view(scope, claims),
                     )
                 break
         ip = scope.get("state", {}).get("client_ip") or "unknown"
@@ -141,6 +167,21 @@ class RateLimitMiddleware:
             session_key=f"{SESSION_NAMESPACE}:{session}" if session else None,
         )
 
+    def _read_view(self, scope: Scope, claims: AccessClaims) -> CachedView | None:
+        """The cached view the route will answer from, when it declares one (``READ_VIEW``).
+        Routing here as the router will (its matches are memoised per path); a path it refuses
+        is left to it."""
+        if scope.get("method") != "GET" or scope.get("root_path"):
+            return None
+        try:
+            route = self.app.asgi_router.handle_routing(normalize_path(scope["path"]), "GET")
+        except HTTPException:
+            return None
+        view_of: ReadViewOf | None = route[1].opt.get(READ_VIEW)
+        if view_of is None:
+            return None
+        return view_of(claims.user_id, route[3], scope["query_string"].decode("latin-1"))
+
     def _script_for(self, source: str) -> AsyncScript:
         redis = resources(self.app.state).redis
         script = self._scripts.get(source)
@@ -150,7 +191,7 @@ class RateLimitMiddleware:
 
     async def _count(self, caller: _Caller) -> tuple[int, int, int, list[Any]]:
         """(hits in the window, seconds until it resets, the rate that applies, token-check
-        answers)."""
+        answers then, for a cached route, the view's tag and stored answer)."""
         if caller.session_key is not None:
             hits, ttl, signed_in = await self._script_for(_COUNT_PAGE)(
                 keys=[caller.window, caller.session_key], args=[WINDOW_S, USER_WINDOW]
@@ -160,7 +201,11 @@ class RateLimitMiddleware:
         keys = [caller.window]
         if caller.claims is not None:
             keys.extend(token_check_keys(caller.claims))
-        hits, ttl, *checks = await self._script_for(_COUNT_AND_CHECK)(keys=keys, args=[WINDOW_S])
+        args: list[Any] = [WINDOW_S, len(keys) - 1]
+        if caller.view is not None:
+            keys.extend(caller.view.version_keys)
+            args.extend((caller.view.prefix, caller.view.suffix))
+        hits, ttl, *checks = await self._script_for(_COUNT_AND_CHECK)(keys=keys, args=args)
         return int(hits), int(ttl), caller.rate, checks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -179,10 +224,14 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         if claims is not None:
-            revoked, disabled_mark = (c or None for c in checks)
+            revoked, disabled_mark = (c or None for c in checks[:2])
             scope[EDGE_VERDICT] = EdgeVerdict(  # type: ignore[literal-required]
                 claims, revoked is not None, disabled_before(claims, disabled_mark)
             )
+            if caller.view is not None:
+                # Handed to the route, which answers with it only once the token passed and
+                # (on a miss) stores its answer under this key after its tenancy check.
+                scope[EDGE_LOOKUP] = looked_up(caller.view, *checks[2:])  # type: ignore[literal-required]
         allowed = hits <= rate
         reset_in = reset_in if reset_in >= 0 else WINDOW_S
         remaining = max(0, rate - hits)

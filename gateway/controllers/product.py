@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from litestar import Controller, MediaType, Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from pydantic import ValidationError
 
 from gateway.controllers.alerts import provide_alert_service
-from gateway.dependencies import CurrentUser, resources
+from gateway.dependencies import READ_VIEW, CurrentUser, edge_lookup, resources
 from gateway.pagination import Limit, Offset
+from services.alerts.service import alerts_version_key
 from services.core.pagination import Page, SortOrder
-from services.core.read_cache import ReadCache
+from services.core.read_cache import CachedView, ReadCache, ViewLookup
 from services.core.uow import UnitOfWork
+from services.product.cache import detail_view, history_view, list_view
 from services.product.schemas import (
     BulkTrackResult,
     CrawlStatus,
@@ -49,19 +54,48 @@ def data_source(state: State) -> str:
     return "simulator" if resources(state).settings.apify.simulated else "apify"
 
 
-def read_cache(state: State) -> ReadCache:
+def read_cache(state: State, found: ViewLookup | None = None) -> ReadCache:
     res = resources(state)
-    return ReadCache(res.redis, res.settings.cache.ttl_s)
+    return ReadCache(res.redis, res.settings.cache.ttl_s, found)
 
 
-async def provide_product_service(state: State, uow: NamedDependency[UnitOfWork]) -> ProductService:
+async def provide_product_service(
+    request: Request[Any, Any, Any], state: State, uow: NamedDependency[UnitOfWork]
+) -> ProductService:
     return ProductService(
         uow,
         data_source(state),
-        read_cache(state),
+        read_cache(state, edge_lookup(request)),
         settings=resources(state).settings,
         alerts=await provide_alert_service(state, uow),
     )
+
+
+# The cached routes' views as the edge reads them (``READ_VIEW``), from the same definitions
+# the service answers from: when the edge reads a query differently from the route (a
+# repeated or malformed parameter), the keys differ and the service just looks up its own.
+def list_read_view(user_id: uuid.UUID, _: Mapping[str, Any], query: str) -> CachedView | None:
+    try:
+        filters = TrackedProductFilter.model_validate(dict(parse_qsl(query)))
+    except ValidationError:
+        return None
+    return list_view(user_id, filters)
+
+
+def detail_read_view(user_id: uuid.UUID, path: Mapping[str, Any], _: str) -> CachedView:
+    return detail_view(user_id, path["tracking_id"], alerts_version_key(user_id))
+
+
+def history_read_view(user_id: uuid.UUID, path: Mapping[str, Any], query: str) -> CachedView | None:
+    params = dict(parse_qsl(query))
+    if "start" in params or "end" in params:
+        return None  # a custom range is never cached
+    try:
+        metric = HistoryMetric(params.get("metric", HistoryMetric.PRICE))
+        range_ = HistoryRange(params["range"]) if "range" in params else None
+    except ValueError:
+        return None
+    return history_view(user_id, path["tracking_id"], metric, range_)
 
 
 async def provide_tracked_filter(
@@ -123,7 +157,11 @@ class ProductController(Controller):
             current_user.user, await request.body(), request.headers.get("content-type", "")
         )
 
-    @get("/", dependencies={"filters": Provide(provide_tracked_filter)})
+    @get(
+        "/",
+        dependencies={"filters": Provide(provide_tracked_filter)},
+        opt={READ_VIEW: list_read_view},
+    )
     async def list_products(
         self,
         current_user: NamedDependency[CurrentUser],
@@ -133,7 +171,7 @@ class ProductController(Controller):
         """The seller's tracked products with their latest state, 7-day change and age."""
         return json_body(await product_service.list_page_json(current_user.user, filters))
 
-    @get("/{tracking_id:uuid}")
+    @get("/{tracking_id:uuid}", opt={READ_VIEW: detail_read_view})
     async def detail(
         self,
         tracking_id: FromPath[uuid.UUID],
@@ -174,7 +212,7 @@ class ProductController(Controller):
         """Resume a stopped tracking (counts against the plan's quota again)."""
         return await product_service.set_active(current_user.user, tracking_id, True)
 
-    @get("/{tracking_id:uuid}/history")
+    @get("/{tracking_id:uuid}/history", opt={READ_VIEW: history_read_view})
     async def history(
         self,
         tracking_id: FromPath[uuid.UUID],

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
@@ -23,19 +24,62 @@ logger = logging.getLogger(__name__)
 
 # The version tokens and the entry under them in one round trip (a script runs atomically, so
 # the entry read is the one stored under exactly those tokens). An absent token reads "0".
-_VERSIONED_GET = """
-local tokens = {}
-for i, key in ipairs(KEYS) do tokens[i] = redis.call('GET', key) or '0' end
-local tag = table.concat(tokens, '.')
-return {tag, redis.call('GET', ARGV[1] .. tag .. ARGV[2])}
+# A Lua function, so that another script can do the same lookup in its own call (the gateway's
+# rate limiter does it for cached routes): the tokens are KEYS[first..], the entry's key is
+# prefix .. tag .. suffix.
+VERSIONED_LOOKUP_LUA = """
+local function versioned_lookup(first, prefix, suffix)
+  local tokens = {}
+  for i = first, #KEYS do tokens[#tokens + 1] = redis.call('GET', KEYS[i]) or '0' end
+  local tag = table.concat(tokens, '.')
+  return tag, redis.call('GET', prefix .. tag .. suffix)
+end
 """
+_VERSIONED_GET = (
+    VERSIONED_LOOKUP_LUA
+    + """
+local tag, body = versioned_lookup(1, ARGV[1], ARGV[2])
+return {tag, body}
+"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CachedView:
+    """Where one view's encoded answer lives: the version keys whose tokens make up its tag,
+    and the entry's key around that tag (``prefix + tag + suffix``)."""
+
+    version_keys: tuple[str, ...]
+    prefix: str
+    suffix: str
+    ttl_s: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ViewLookup:
+    """A versioned lookup already made for a view in this request (by the gateway's edge, in
+    the round trip that counted the request): the entry's key under the tokens read then, and
+    the body stored there, if any."""
+
+    view: CachedView
+    key: str
+    body: bytes | None
+
+
+def looked_up(view: CachedView, tag: bytes | str, body: bytes | None) -> ViewLookup:
+    """A lookup script's answer for ``view``."""
+    tag = tag.decode() if isinstance(tag, bytes) else str(tag)
+    return ViewLookup(view, f"{view.prefix}{tag}{view.suffix}", body or None)
 
 
 class ReadCache:
-    def __init__(self, redis: Redis | None, ttl_s: int) -> None:
+    def __init__(self, redis: Redis | None, ttl_s: int, found: ViewLookup | None = None) -> None:
         self.redis = redis
         self.ttl_s = ttl_s
         self._versioned_get: AsyncScript | None = None  # registered on first use
+        # Used once, by the first lookup of exactly that view: a later one (after a write in
+        # the same request) reads Redis afresh.
+        self._found = found
 
     async def get(self, key: str) -> Any | None:
         if self.redis is None:
@@ -71,41 +115,38 @@ class ReadCache:
         except (RedisError, OSError):
             logger.warning("cache invalidation failed", extra={"keys": len(keys)})
 
-    async def versioned(
-        self, version_keys: Sequence[str], prefix: str, suffix: str
-    ) -> tuple[str | None, bytes | None]:
-        """(the entry's key under the current tokens, the stored body or None): one round
-        trip. ``(None, None)`` when Redis cannot say: the caller answers from PostgreSQL and
-        stores nothing."""
+    async def versioned(self, view: CachedView) -> ViewLookup | None:
+        """The entry's key under the current tokens and the stored body, in one round trip
+        (none when this request's edge already looked it up). None when Redis cannot say:
+        the caller answers from PostgreSQL and stores nothing."""
+        found, self._found = self._found, None
+        if found is not None and found.view == view:
+            return found
         if self.redis is None:
-            return None, None
+            return None
         if self._versioned_get is None:
             self._versioned_get = self.redis.register_script(_VERSIONED_GET)
         try:
-            tag, body = await self._versioned_get(keys=list(version_keys), args=[prefix, suffix])
+            tag, body = await self._versioned_get(
+                keys=list(view.version_keys), args=[view.prefix, view.suffix]
+            )
         except (RedisError, OSError):
-            logger.warning("cache read failed; answering from PostgreSQL", extra={"key": prefix})
-            return None, None
-        tag = tag.decode() if isinstance(tag, bytes) else str(tag)
-        return f"{prefix}{tag}{suffix}", body or None
+            logger.warning(
+                "cache read failed; answering from PostgreSQL", extra={"key": view.prefix}
+            )
+            return None
+        return looked_up(view, tag, body)
 
-    async def view(
-        self,
-        version_keys: Sequence[str],
-        prefix: str,
-        suffix: str,
-        build: Callable[[], Awaitable[bytes]],
-        ttl_s: int | None = None,
-    ) -> bytes:
+    async def view(self, view: CachedView, build: Callable[[], Awaitable[bytes]]) -> bytes:
         """A view's encoded answer: as stored under the current tokens, else built and stored
         under the tokens read before building (so an answer built from data that a later
         commit changed is stored under a token nobody reads any more)."""
-        key, cached = await self.versioned(version_keys, prefix, suffix)
-        if cached is not None:
-            return cached
+        found = await self.versioned(view)
+        if found is not None and found.body is not None:
+            return found.body
         body = await build()
-        if key is not None:
-            await self.set_bytes(key, body, ttl_s)
+        if found is not None:
+            await self.set_bytes(found.key, body, view.ttl_s)
         return body
 
     async def bump(self, *keys: str) -> None:

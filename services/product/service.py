@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import uuid
@@ -23,7 +22,13 @@ from services.core.settings import Settings
 from services.core.thresholds import Thresholds
 from services.core.uow import UnitOfWork
 from services.product.asin import InvalidProductReference, parse_product_reference
-from services.product.cache import list_version_key, state_key
+from services.product.cache import (
+    detail_view,
+    history_view,
+    list_version_key,
+    list_view,
+    state_key,
+)
 from services.product.crawl import CrawlPlanner
 from services.product.history import HistoryService
 from services.product.jobs import ProductJob, first_crawls_job_id
@@ -76,9 +81,6 @@ from services.product.schemas import (
 from services.product.uploads import parse_bulk_upload
 
 logger = logging.getLogger(__name__)
-# A named range's answer carries its start and end (now minus the range, now): cached whole,
-# it may show them this many seconds late, never stale data (a crawl changes the version).
-HISTORY_VIEW_TTL_S = 60
 
 
 class RecentAlerts(Protocol):
@@ -143,12 +145,6 @@ def _diff(newer: dict[str, Any], older: dict[str, Any] | None) -> dict[str, Any]
                 "reordered": sorted(old) == sorted(new),
             }
     return changes
-
-
-def _digest(filters: TrackedProductFilter) -> str:
-    """A list page's filters as a short, stable part of its cache key."""
-    params = filters.model_dump(mode="json")
-    return hashlib.sha256(json.dumps(params).encode()).hexdigest()[:24]
 
 
 class ProductService:
@@ -369,16 +365,12 @@ class ProductService:
         versions: a hit reads no database row. The key holds the seller's id and is written
         only after ``own_tracking`` passed for that seller, so a hit is itself the tenancy
         check; stopping, changing or losing the tracking changes the list version."""
-        versions = [list_version_key(user.id)]
-        if self.alerts is not None:
-            versions.append(self.alerts.version_key(user.id))
+        alerts_version = self.alerts.version_key(user.id) if self.alerts is not None else None
 
         async def build() -> bytes:
             return (await self.get(user, tracking_id)).model_dump_json().encode()
 
-        return await self.cache.view(
-            versions, f"cache:detail-json:{user.id}:", f":{tracking_id}", build
-        )
+        return await self.cache.view(detail_view(user.id, tracking_id, alerts_version), build)
 
     async def update(
         self, user: Seller, tracking_id: uuid.UUID, data: TrackedProductUpdate
@@ -454,12 +446,7 @@ class ProductService:
             items, total = await self._list_rows(user, filters)
             return filters.page(items, total).model_dump_json().encode()
 
-        return await self.cache.view(
-            [list_version_key(user.id)],
-            f"cache:list-json:{user.id}:",
-            f":{_digest(filters)}",
-            build,
-        )
+        return await self.cache.view(list_view(user.id, filters), build)
 
     async def history(
         self,
@@ -498,13 +485,7 @@ class ProductService:
 
         if start is not None or end is not None:
             return await build()  # a custom range: read afresh every time
-        return await self.cache.view(
-            [list_version_key(user.id)],
-            f"cache:history-view:{user.id}:",
-            f":{tracking_id}:{metric}:{range_ or ''}",
-            build,
-            HISTORY_VIEW_TTL_S,
-        )
+        return await self.cache.view(history_view(user.id, tracking_id, metric, range_), build)
 
     async def price_series(
         self, user: Seller, tracking_ids: Sequence[uuid.UUID], days: int

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -22,7 +23,7 @@ from services.core.uow import unit_of_work
 from services.product.models import Product
 from services.product.service import ProductService
 from tests.factories import ingest, item
-from tests.integration.conftest import AuthHeaders, counted, current_resources
+from tests.integration.conftest import PASSWORD, AuthHeaders, counted, current_resources
 
 pytestmark = pytest.mark.asyncio
 MakeSeller = Callable[..., Awaitable[AuthHeaders]]
@@ -155,3 +156,61 @@ async def test_a_cached_answer_is_never_another_sellers(
     )
     theirs = (await client.get(f"/api/v1/products/{r.json()['id']}", headers=intruder)).json()
     assert theirs["id"] == r.json()["id"] != tracking
+
+
+async def test_a_cached_read_is_one_redis_call_that_counts_it_and_checks_its_token(
+    client: httpx.AsyncClient,
+    make_seller: MakeSeller,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await make_seller("onecall@example.com")
+    r = await client.post(
+        "/api/v1/auth/login", json={"email": "onecall@example.com", "password": PASSWORD}
+    )
+    pair = r.json()
+    auth = {"Authorization": f"Bearer {pair['access_token']}"}
+    tracking, _, _ = await tracked_with_history(client, auth, sessionmaker, "B0VIEW0004")
+    paths = [
+        f"/api/v1/products/{tracking}",
+        f"/api/v1/products/{tracking}/history?range=90d",
+        "/api/v1/products?limit=10",
+    ]
+    first = {p: (await client.get(p, headers=auth)).content for p in paths}
+    redis = current_resources(client).redis
+    sent: list[Any] = []
+    send = redis.execute_command
+
+    async def spy(*args: Any, **options: Any) -> Any:
+        sent.append(args[0])
+        return await send(*args, **options)
+
+    redis.execute_command = spy
+    remaining = []
+    try:
+        for path in paths:
+            sent.clear()
+            r = await client.get(path, headers=auth)
+            assert r.status_code == 200 and r.content == first[path], path
+            # The rate limit, the token's checks and the cached answer: one script call.
+            assert sent == ["EVALSHA"], path
+            remaining.append(int(r.headers["ratelimit-remaining"]))
+    finally:
+        del redis.execute_command
+    # Each cached read counted once in the seller's window.
+    assert remaining == [remaining[0], remaining[0] - 1, remaining[0] - 2]
+
+    # Past the limit a cached read is refused, not answered.
+    r = await client.get(paths[0], headers=auth)
+    for _ in range(int(r.headers["ratelimit-remaining"]) + 1):
+        r = await client.get(paths[0], headers=auth)
+    assert r.status_code == 429 and r.json()["code"] == "rate_limited"
+    await redis.delete(*(await redis.keys("shelfwatch:ratelimit:*")))
+
+    # A revoked token is refused at once, though its answers are still stored.
+    r = await client.post(
+        "/api/v1/auth/logout", headers=auth, json={"refresh_token": pair["refresh_token"]}
+    )
+    assert r.status_code == 204
+    for path in paths:
+        r = await client.get(path, headers=auth)
+        assert r.status_code == 401 and r.json()["code"] == "token_revoked", path
