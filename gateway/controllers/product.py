@@ -15,7 +15,13 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from pydantic import ValidationError
 
 from gateway.controllers.alerts import provide_alert_service
-from gateway.dependencies import READ_VIEW, CurrentUser, edge_lookup, resources
+from gateway.dependencies import (
+    READ_VIEW,
+    CurrentUser,
+    edge_lookup,
+    provide_signed_in_uow,
+    resources,
+)
 from gateway.pagination import Limit, Offset
 from services.alerts.service import alerts_version_key
 from services.core.pagination import Page, SortOrder
@@ -98,31 +104,6 @@ def history_read_view(user_id: uuid.UUID, path: Mapping[str, Any], query: str) -
     return history_view(user_id, path["tracking_id"], metric, range_)
 
 
-async def provide_tracked_filter(
-    limit: Limit = 50,
-    offset: Offset = 0,
-    tag: Annotated[str | None, QueryParameter(max_length=200)] = None,
-    role: FromQuery[TrackingRole | None] = None,
-    active: FromQuery[bool | None] = None,
-    crawl_status: FromQuery[CrawlStatus | None] = None,
-    q: Annotated[str | None, QueryParameter(max_length=100)] = None,
-    sort: FromQuery[TrackedSort] = TrackedSort.CREATED_AT,
-    order: FromQuery[SortOrder] = SortOrder.DESC,
-) -> TrackedProductFilter:
-    """The product list's query string as its one filter model."""
-    return TrackedProductFilter(
-        limit=limit,
-        offset=offset,
-        tag=tag,
-        role=role,
-        active=active,
-        crawl_status=crawl_status,
-        q=q,
-        sort=sort,
-        order=order,
-    )
-
-
 async def provide_listing_version_filter(
     limit: Limit = 20, offset: Offset = 0
 ) -> ListingVersionFilter:
@@ -133,7 +114,10 @@ async def provide_listing_version_filter(
 class ProductController(Controller):
     path = "/api/v1/products"
     tags = ["products"]
-    dependencies = {"product_service": Provide(provide_product_service)}
+    dependencies = {
+        "uow": Provide(provide_signed_in_uow),
+        "product_service": Provide(provide_product_service),
+    }
 
     @post("/", status_code=201)
     async def track(
@@ -157,18 +141,35 @@ class ProductController(Controller):
             current_user.user, await request.body(), request.headers.get("content-type", "")
         )
 
-    @get(
-        "/",
-        dependencies={"filters": Provide(provide_tracked_filter)},
-        opt={READ_VIEW: list_read_view},
-    )
+    @get("/", opt={READ_VIEW: list_read_view})
     async def list_products(
         self,
         current_user: NamedDependency[CurrentUser],
         product_service: NamedDependency[ProductService],
-        filters: NamedDependency[TrackedProductFilter],
+        limit: Limit = 50,
+        offset: Offset = 0,
+        tag: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        role: FromQuery[TrackingRole | None] = None,
+        active: FromQuery[bool | None] = None,
+        crawl_status: FromQuery[CrawlStatus | None] = None,
+        q: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        sort: FromQuery[TrackedSort] = TrackedSort.CREATED_AT,
+        order: FromQuery[SortOrder] = SortOrder.DESC,
     ) -> Response[Page[TrackedProductRow]]:
         """The seller's tracked products with their latest state, 7-day change and age."""
+        # The query string as parameters, not a filter dependency: one more dependency beside
+        # the signed-in chain would be resolved in a task group (provide_signed_in_uow).
+        filters = TrackedProductFilter(
+            limit=limit,
+            offset=offset,
+            tag=tag,
+            role=role,
+            active=active,
+            crawl_status=crawl_status,
+            q=q,
+            sort=sort,
+            order=order,
+        )
         return json_body(await product_service.list_page_json(current_user.user, filters))
 
     @get("/{tracking_id:uuid}", opt={READ_VIEW: detail_read_view})

@@ -214,3 +214,30 @@ async def test_a_cached_read_is_one_redis_call_that_counts_it_and_checks_its_tok
     for path in paths:
         r = await client.get(path, headers=auth)
         assert r.status_code == 401 and r.json()["code"] == "token_revoked", path
+
+
+async def test_a_signed_in_read_resolves_its_dependencies_in_turn(
+    client: httpx.AsyncClient,
+    make_seller: MakeSeller,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The product routes' dependencies form one chain (user, then unit of work, then
+    service): Litestar would resolve independent ones in an anyio task group per request."""
+    auth = await make_seller()
+    tracking, _, _ = await tracked_with_history(client, auth, sessionmaker, "B0VIEW0005")
+
+    def no_task_group() -> None:
+        raise AssertionError("dependencies resolved in a task group")
+
+    monkeypatch.setattr("litestar._kwargs.kwargs_model.create_task_group", no_task_group)
+    for path in (
+        f"/api/v1/products/{tracking}",
+        f"/api/v1/products/{tracking}/history?range=90d",
+        "/api/v1/products?limit=10&sort=asin&order=asc",
+    ):
+        for _ in range(2):  # built, then cached
+            assert (await client.get(path, headers=auth)).status_code == 200, path
+    # The list's filters are still read and checked.
+    r = await client.get("/api/v1/products?limit=0", headers=auth)
+    assert r.status_code == 400
