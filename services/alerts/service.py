@@ -6,6 +6,7 @@ import secrets
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
+from functools import cached_property
 from typing import Any
 
 import apprise
@@ -62,9 +63,19 @@ class AlertService:
         self.uow = uow
         self.settings = settings
         self.cache = cache or ReadCache(None, 0)
-        self.alerts = AlertRepository(uow.session)
-        self.channels = ChannelRepository(uow.session)
-        self.deliveries = DeliveryRepository(uow.session)
+
+    # Made on first use, and with them the unit of work's session (see ProductService).
+    @cached_property
+    def alerts(self) -> AlertRepository:
+        return AlertRepository(self.uow.session)
+
+    @cached_property
+    def channels(self) -> ChannelRepository:
+        return ChannelRepository(self.uow.session)
+
+    @cached_property
+    def deliveries(self) -> DeliveryRepository:
+        return DeliveryRepository(self.uow.session)
 
     async def list_alerts(
         self, user_id: uuid.UUID, filters: AlertFilter

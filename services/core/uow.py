@@ -6,7 +6,6 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 
 from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,18 +17,43 @@ from services.core.jobs import JobBuffer
 logger = logging.getLogger(__name__)
 
 
-@dataclass
 class UnitOfWork:
-    session: AsyncSession
-    jobs: JobBuffer = field(default_factory=JobBuffer)
-    # Side effects that must only follow a successful commit (cache invalidation).
-    after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """One transaction's session, the jobs it asked for and what must follow its commit. The
+    session is made on first use: a request answered from the cache never builds (nor closes)
+    one, which costs more than the cached answer itself."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+        self._session: AsyncSession | None = None
+        self.jobs = JobBuffer()
+        # Side effects that must only follow a successful commit (cache invalidation).
+        self.after_commit: list[Callable[[], Awaitable[None]]] = []
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self._sessionmaker()
+        return self._session
+
+    @property
+    def opened(self) -> bool:
+        return self._session is not None
+
+    async def rollback(self) -> None:
+        if self._session is not None:
+            await self._session.rollback()
+
+    async def close(self) -> None:
+        """Close the session if one was made, as ``async with`` does: run to completion even
+        when the request is cancelled meanwhile."""
+        if self._session is not None:
+            await self._session.__aexit__(None, None, None)
 
 
 async def _commit(uow: UnitOfWork) -> list[uuid.UUID]:
     """Write the asked-for jobs to the outbox, then commit them with everything else."""
     requests = uow.jobs.take()
-    if not requests and not uow.session.in_transaction():
+    if not requests and not (uow.opened and uow.session.in_transaction()):
         return []  # a request answered from the cache never began a transaction
     written = await outbox.write(uow.session, requests)
     await uow.session.commit()
@@ -42,14 +66,14 @@ async def unit_of_work(
 ) -> AsyncIterator[UnitOfWork]:
     """Commit on success (the jobs with it, in the outbox) then relay the jobs to Redis; on any
     error roll back, the jobs with it. Without ``redis`` the relay loop sends them."""
-    async with sessionmaker() as session:
-        uow = UnitOfWork(session)
+    uow = UnitOfWork(sessionmaker)
+    try:
         try:
             yield uow
         except DomainError as exc:
             if not exc.keeps_changes:
                 uow.jobs.discard()
-                await session.rollback()
+                await uow.rollback()
                 raise
             written = await _commit(uow)
             if redis is not None:
@@ -57,9 +81,11 @@ async def unit_of_work(
             raise
         except BaseException:
             uow.jobs.discard()
-            await session.rollback()
+            await uow.rollback()
             raise
         written = await _commit(uow)
+    finally:
+        await uow.close()
     if redis is not None:
         await outbox.relay_written(sessionmaker, redis, written)
     for hook in uow.after_commit:

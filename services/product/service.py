@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -165,12 +166,32 @@ class ProductService:
         self.cache = cache or ReadCache(None, 0)
         self.settings = settings
         self.alerts = alerts
-        self.products = ProductRepository(uow.session)
-        self.trackings = TrackingRepository(uow.session)
-        self.snapshots = SnapshotRepository(uow.session)
-        self.runs = CrawlRunRepository(uow.session)
-        self.bulk = FactsRepository(uow.session)
-        self.accounts = AccountService(uow.session)
+
+    # Repositories are made on first use, and with them the unit of work's session: an answer
+    # read from the cache needs neither.
+    @cached_property
+    def products(self) -> ProductRepository:
+        return ProductRepository(self.uow.session)
+
+    @cached_property
+    def trackings(self) -> TrackingRepository:
+        return TrackingRepository(self.uow.session)
+
+    @cached_property
+    def snapshots(self) -> SnapshotRepository:
+        return SnapshotRepository(self.uow.session)
+
+    @cached_property
+    def runs(self) -> CrawlRunRepository:
+        return CrawlRunRepository(self.uow.session)
+
+    @cached_property
+    def bulk(self) -> FactsRepository:
+        return FactsRepository(self.uow.session)
+
+    @cached_property
+    def accounts(self) -> AccountService:
+        return AccountService(self.uow.session)
 
     async def _reference(self, data: TrackedProductCreate) -> tuple[str, str]:
         try:

@@ -241,3 +241,35 @@ async def test_a_signed_in_read_resolves_its_dependencies_in_turn(
     # The list's filters are still read and checked.
     r = await client.get("/api/v1/products?limit=0", headers=auth)
     assert r.status_code == 400
+
+
+async def test_a_cached_read_makes_no_database_session(
+    client: httpx.AsyncClient,
+    make_seller: MakeSeller,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    auth = await make_seller()
+    tracking, _, _ = await tracked_with_history(client, auth, sessionmaker, "B0VIEW0006")
+    paths = [
+        f"/api/v1/products/{tracking}",
+        f"/api/v1/products/{tracking}/history?range=7d",
+        "/api/v1/products?limit=10",
+    ]
+    for path in paths:
+        await client.get(path, headers=auth)
+    made: list[AsyncSession] = []
+    build = AsyncSession.__init__
+
+    def spy(self: AsyncSession, *args: Any, **kwargs: Any) -> None:
+        made.append(self)
+        build(self, *args, **kwargs)
+
+    monkeypatch.setattr(AsyncSession, "__init__", spy)
+    for path in paths:
+        assert (await client.get(path, headers=auth)).status_code == 200
+    assert made == []
+    # A write still gets its session, and commits.
+    r = await client.patch(f"/api/v1/products/{tracking}", headers=auth, json={"alias": "New"})
+    assert r.status_code == 200 and made
+    assert (await client.get(paths[0], headers=auth)).json()["alias"] == "New"
