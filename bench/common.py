@@ -69,6 +69,8 @@ class Bench:
 
     @property
     def redis_url(self) -> str:
+        if self.redis_base.startswith("unix://"):  # a socket path: the DB goes in the query
+            return f"{self.redis_base.split('?', 1)[0]}?db={self.redis_db}"
         return f"{self.redis_base.rstrip('/').rsplit('/', 1)[0]}/{self.redis_db}"
 
     def spawn(

@@ -8,9 +8,10 @@ process's CPU per call:
   the gateway's full stack (edge layers, authentication, rate limit, dependencies, the cached
   answer), on the same route;
 - the gateway's per-request parts on their own: the access token's check (first and later
-  uses), one Redis script call (the rate limit and token checks, or the versioned cache read:
-  each is one), one JSON access-log line, and Litestar resolving two independent dependencies
-  (which it does in an anyio task group) vs two chained ones.
+  uses), one Redis script call (a cached read makes one in all: the rate limit, the token
+  checks and the route's cached entry), one JSON access-log line, and Litestar resolving two
+  independent dependencies (which it does in an anyio task group) vs two chained ones (the
+  product routes' are one chain).
 
 Run by ``bench.read_path`` after its load test, on the same scratch database and Redis DB.
 """

@@ -22,7 +22,7 @@ from gateway.controllers.queues_admin import QueueAdminController
 from gateway.controllers.system import SystemController
 from gateway.dependencies import DEPENDENCIES
 from gateway.middleware import RequestContextMiddleware, trusted_networks
-from gateway.observability import MetricsController, prometheus_config
+from gateway.observability import MetricsController, http_metrics
 from gateway.openapi import document as document_openapi
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.ratelimit import RateLimitMiddleware
@@ -69,7 +69,7 @@ def create_litestar(settings: Settings) -> Litestar:
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[prometheus_config.middleware, web.session_config(settings).middleware],
+        middleware=[http_metrics, web.session_config(settings).middleware],
         template_config=templates,
         plugins=[web.flash_plugin(templates)],
         csrf_config=web.csrf_config(settings),

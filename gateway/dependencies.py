@@ -117,7 +117,7 @@ def edge_lookup(connection: ASGIConnection[Any, Any, Any, Any]) -> ViewLookup | 
     return cast("ViewLookup | None", connection.scope.get(EDGE_LOOKUP))
 
 
-async def provide_current_user(request: Request[Any, Any, Any], state: State) -> CurrentUser:
+async def provide_current_user(request: Request[Any, Any, Any]) -> CurrentUser:
     """The seller behind the bearer token; 401 for a missing, bad, expired or revoked token."""
     known = cast("CurrentUser | None", request.scope.get(_CURRENT_USER))
     return known if known is not None else await authenticate(request)

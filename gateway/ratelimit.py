@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Litestar
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.types import (
@@ -36,6 +35,7 @@ from gateway.dependencies import (
     ReadViewOf,
     resources,
 )
+from gateway.middleware import add_headers
 from gateway.problems import PROBLEM_JSON, problem_body
 from gateway.web.setup import SESSION_COOKIE, SESSION_NAMESPACE
 from services.auth.service import disabled_before, token_check_keys
@@ -251,11 +251,11 @@ class RateLimitMiddleware:
             await send_json(send, 429, body, {**headers, "Retry-After": str(max(1, reset_in))})
             return
 
+        raw = [(key.lower().encode(), value.encode()) for key, value in headers.items()]
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                mutable = MutableScopeHeaders(message)
-                for key, value in headers.items():
-                    mutable[key] = value
+                add_headers(message, raw)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

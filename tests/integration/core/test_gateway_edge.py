@@ -144,6 +144,44 @@ async def test_metrics_use_route_templates(
     assert "shelfwatch_queue_depth_jobs" in text
 
 
+def _series(text: str, name: str, path: str, status: int) -> float:
+    """One series' value in a scrape (0 when it is not there yet)."""
+    for line in text.splitlines():
+        labels = (f'path="{path}"', f'status_code="{status}"', 'method="GET"')
+        if line.startswith(name + "{") and all(label in line for label in labels):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_metrics_count_every_request_by_route_and_status(
+    client: httpx.AsyncClient, make_seller: Callable[..., Awaitable[AuthHeaders]]
+) -> None:
+    auth = await make_seller()
+    detail = "/api/v1/products/{tracking_id}"
+    before = (await client.get("/metrics")).text
+    for _ in range(3):
+        assert (await client.get("/api/v1/products", headers=auth)).status_code == 200
+    await client.get(f"/api/v1/products/{uuid.uuid4()}", headers=auth)
+    after = (await client.get("/metrics")).text
+    total, seconds = "shelfwatch_http_requests_total", "shelfwatch_http_request_duration_seconds"
+    for name, path, status, more in (
+        (total, "/api/v1/products", 200, 3),
+        (total, detail, 404, 1),
+        (f"{seconds}_count", "/api/v1/products", 200, 3),
+        (f"{seconds}_count", detail, 404, 1),
+    ):
+        assert _series(after, name, path, status) - _series(before, name, path, status) == more
+    assert _series(after, f"{seconds}_sum", "/api/v1/products", 200) > _series(
+        before, f"{seconds}_sum", "/api/v1/products", 200
+    )
+    in_progress = [
+        line
+        for line in after.splitlines()
+        if line.startswith("shelfwatch_http_requests_in_progress{")
+    ]
+    assert in_progress and all(line.endswith(" 0.0") for line in in_progress)
+
+
 async def test_readiness_reports_database_and_redis(client: httpx.AsyncClient) -> None:
     r = await client.get("/health/ready")
     assert r.status_code == 200

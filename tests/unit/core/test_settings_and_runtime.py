@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from scheduler.cron import Schedule, slot_job_id
 from services.core.errors import TransientError
-from services.core.jobs import Queue, deserialize, serialize
+from services.core.jobs import Queue, deserialize, redis_settings, serialize
 from services.core.settings import DEVELOPMENT_JWT_SECRET, QueueSettings, Settings
 from tasks.runtime import TaskContext, retry_delay_s, task
 from tasks.worker import capacities
@@ -199,3 +199,11 @@ def test_every_setting_is_listed_in_env_example() -> None:
     listed = {line.split("=", 1)[0].lstrip("# ") for line in example.splitlines() if "=" in line}
     missing = [n for n in _setting_names(Settings, "SHELFWATCH_") if n not in listed]
     assert missing == []
+
+
+def test_redis_over_a_unix_socket_keeps_its_database_number() -> None:
+    """Where the gateway and Redis share a host, SHELFWATCH_REDIS__URL can name the socket."""
+    unix = redis_settings("unix:///run/redis/redis.sock?db=3")
+    assert unix.unix_socket_path == "/run/redis/redis.sock"
+    assert unix.database == 3
+    assert redis_settings("redis://127.0.0.1:6379/4").database == 4
