@@ -7,6 +7,11 @@ only where the content hash differs from the product's latest. Should another tr
 some of the same rows meanwhile (a job that lost its lease finishing its page), that COPY fails
 on the key, and the page is written again through a temporary table with
 ``ON CONFLICT DO NOTHING`` on (product, crawl run, captured_at).
+
+Each product row keeps its newest listing version's hash and capture time, moved on by the same
+statement that moves its crawl state; a page's listings are compared with those. Only a late page
+of an older crawl (captured before the product's newest version) looks the version in force at
+its capture up among the versions.
 """
 
 from __future__ import annotations
@@ -66,7 +71,7 @@ _STORED = text(
     "SELECT product_id FROM snapshots WHERE crawl_run_id = :run AND captured_at = :captured "
     "AND product_id = ANY(:ids)"
 )
-# Each product's latest listing version up to this capture.
+# Each product's latest listing version up to this capture (for a page older than the newest).
 _LATEST_HASHES = text("""
 SELECT n.id, latest.content_hash
 FROM unnest(CAST(:ids AS bigint[])) AS n(id)
@@ -103,6 +108,7 @@ LEFT JOIN LATERAL (
 ) latest ON true
 WHERE latest.content_hash IS DISTINCT FROM n.content_hash
 ON CONFLICT (product_id, crawl_run_id) DO NOTHING
+RETURNING product_id, content_hash
 """  # noqa: S608 - fixed column names
 
 
@@ -248,16 +254,18 @@ class SnapshotRepository(Repository):
         # Only what this call really inserts moves the product's state and listing on: a copy
         # already stored by an earlier page or an earlier attempt changes nothing.
         fresh = {pid: it for pid, it in by_product.items() if pid not in stored}
+        products = ProductRepository(self.session)
+        versioned: dict[int, str] = {}
         if fresh:
             try:
                 async with self.session.begin_nested():
-                    await self._copy(run_id, captured_at, fresh)
+                    versioned = await self._copy(products, run_id, captured_at, fresh)
             except asyncpg.UniqueViolationError:
                 # Another transaction stored some of these rows after the lookup: the savepoint
                 # undid this COPY, write the page again skipping whatever exists by then.
-                fresh = await self._insert_guarded(run_id, captured_at, fresh)
-        await ProductRepository(self.session).record_crawled(
-            captured_at, {pid: it.status.value for pid, it in fresh.items()}
+                fresh, versioned = await self._insert_guarded(run_id, captured_at, fresh)
+        await products.record_crawled(
+            captured_at, {pid: it.status.value for pid, it in fresh.items()}, versioned
         )
         ok = sum(1 for it in by_product.values() if it.status is CrawlStatus.OK)
         return PageResult(
@@ -268,9 +276,14 @@ class SnapshotRepository(Repository):
         )
 
     async def _copy(
-        self, run_id: uuid.UUID, captured_at: datetime, fresh: dict[int, ParsedItem]
-    ) -> None:
-        """COPY the page's new snapshots, and its changed listings, into their tables."""
+        self,
+        products: ProductRepository,
+        run_id: uuid.UUID,
+        captured_at: datetime,
+        fresh: dict[int, ParsedItem],
+    ) -> dict[int, str]:
+        """COPY the page's new snapshots, and its changed listings, into their tables; returns
+        the content hash of each listing version stored."""
         conn = await self._driver_connection()
         snapshots = [_snapshot_record(pid, run_id, captured_at, it) for pid, it in fresh.items()]
         await conn.copy_records_to_table(
@@ -283,11 +296,21 @@ class SnapshotRepository(Repository):
             if it.listing is not None and it.status is CrawlStatus.OK
         }
         if not good:
-            return
-        rows = await self.session.execute(
-            _LATEST_HASHES, {"ids": list(good), "captured": captured_at}
-        )
-        latest: dict[int, str] = {row[0]: row[1] for row in rows}
+            return {}
+        latest: dict[int, str] = {}
+        older: list[int] = []
+        for pid, (content_hash, hash_at) in (await products.listing_hashes(list(good))).items():
+            if hash_at <= captured_at:
+                latest[pid] = content_hash
+            else:
+                older.append(pid)
+        if older:
+            # A late page: its listing is compared with the version in force when it was
+            # captured, not with a newer one.
+            rows = await self.session.execute(
+                _LATEST_HASHES, {"ids": older, "captured": captured_at}
+            )
+            latest.update((row[0], row[1]) for row in rows)
         listings = [
             record
             for pid, listing in good.items()
@@ -297,12 +320,13 @@ class SnapshotRepository(Repository):
             await conn.copy_records_to_table(
                 "listing_versions", records=listings, columns=list(LISTING_COLUMNS)
             )
+        return {record[0]: record[3] for record in listings}
 
     async def _insert_guarded(
         self, run_id: uuid.UUID, captured_at: datetime, fresh: dict[int, ParsedItem]
-    ) -> dict[int, ParsedItem]:
+    ) -> tuple[dict[int, ParsedItem], dict[int, str]]:
         """Write through temporary tables, skipping rows another transaction stored; returns
-        the items this call inserted."""
+        the items this call inserted and the content hash of each listing version it stored."""
         for statement in _PREPARE:
             await self.session.execute(text(statement))
         conn = await self._driver_connection()
@@ -317,12 +341,13 @@ class SnapshotRepository(Repository):
             for pid, it in fresh.items()
             if it.listing is not None and it.status is CrawlStatus.OK
         ]
+        versioned: dict[int, str] = {}
         if listings:
             await conn.copy_records_to_table(
                 "ingest_listings", records=listings, columns=list(LISTING_COLUMNS)
             )
-            await conn.execute(_MOVE_LISTINGS)
-        return fresh
+            versioned = {row[0]: row[1] for row in await conn.fetch(_MOVE_LISTINGS)}
+        return fresh, versioned
 
     async def ingested_product_ids(
         self, run_id: uuid.UUID, captured_at: datetime, product_ids: Sequence[int]
