@@ -216,6 +216,16 @@ _BSR_ENTRY = re.compile(
 # "(See Top 100 in Electronics)" and its translations repeat the category: not an entry.
 _BSR_TOP_LIST = re.compile(r"\([^()]*(?:100|top|売れ筋|ランキング)[^()]*\)", re.IGNORECASE)
 _SPACE_RUNS = re.compile(" {2,}")
+# The form English storefronts (and the simulator) write: "#1,234 in Home & Kitchen #56 in
+# Knives", each entry a '#', a rank (comma groups, as _BSR_RANK reads them), " in " and a category
+# holding no digit or '#'. In a text made only of such entries nothing inside a category can start
+# an entry (every entry needs a rank's digits), so _BSR_ENTRY finds exactly these: the category
+# it ends early (before a " - #12" or " #12" that follows) loses only characters the strip below
+# removes. These are read without its look-aheads at every space; a unit test compares both on
+# random texts of this form.
+_BSR_PLAIN_ENTRY = r"#(\d{1,3}(?:,\d{3})+|\d+) in ([^\d# ](?:[^\d#]*[^\d# ])?)"
+_BSR_PLAIN = re.compile(rf"{_BSR_PLAIN_ENTRY}(?: {_BSR_PLAIN_ENTRY})* ?")
+_BSR_PLAIN_ENTRIES = re.compile(_BSR_PLAIN_ENTRY)
 
 
 def parse_bsr(value: Any) -> tuple[BsrEntry, ...]:
@@ -229,8 +239,11 @@ def parse_bsr(value: Any) -> tuple[BsrEntry, ...]:
         text = _SPACE_RUNS.sub(" ", text)
     entries: dict[tuple[int, str], BsrEntry] = {}
     # findall gives the two groups, (rank, category), without a match object for each entry.
-    for raw_rank, raw_category in _BSR_ENTRY.findall(text):
-        rank = _digits(raw_rank)
+    if _BSR_PLAIN.fullmatch(text):
+        found = [(int(r.replace(",", "")), c) for r, c in _BSR_PLAIN_ENTRIES.findall(text)]
+    else:
+        found = [(_digits(r), c) for r, c in _BSR_ENTRY.findall(text)]
+    for rank, raw_category in found:
         category = raw_category.strip(" \t-•|·:;,.")
         if rank > 0 and category:
             entries.setdefault((rank, category), BsrEntry(rank, category))
