@@ -54,6 +54,18 @@ class ProductRepository(Repository):
         )
         return [(r[0], r[1], r[2]) for r in rows]
 
+    async def listing_hashes(self, product_ids: Sequence[int]) -> dict[int, tuple[str, datetime]]:
+        """(content hash, capture time) of each product's newest listing version, for those
+        that have one."""
+        rows = await self.session.execute(
+            text(
+                "SELECT id, listing_hash, listing_hash_at FROM products "
+                "WHERE id = ANY(:ids) AND listing_hash IS NOT NULL"
+            ),
+            {"ids": list(product_ids)},
+        )
+        return {r[0]: (r[1], r[2]) for r in rows}
+
     async def record_crawled(
         self,
         captured_at: datetime,

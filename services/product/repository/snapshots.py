@@ -67,15 +67,10 @@ LISTING_COLUMNS = (
     "category_path",
 )
 
-# Each of the page's products: whether this run stored its snapshot already, and its newest
-# listing version's hash and capture time (kept on the product row).
-_PAGE_STATE = text("""
-SELECT p.id, s.product_id IS NOT NULL, p.listing_hash, p.listing_hash_at
-FROM products p
-LEFT JOIN snapshots s
-    ON s.product_id = p.id AND s.crawl_run_id = :run AND s.captured_at = :captured
-WHERE p.id = ANY(:ids)
-""")
+_STORED = text(
+    "SELECT product_id FROM snapshots WHERE crawl_run_id = :run AND captured_at = :captured "
+    "AND product_id = ANY(:ids)"
+)
 # Each product's latest listing version up to this capture (for a page older than the newest).
 _LATEST_HASHES = text("""
 SELECT n.id, latest.content_hash
@@ -249,29 +244,27 @@ class SnapshotRepository(Repository):
             ):
                 by_product[product_id] = item
         # Through the session first: that opens the transaction the COPYs below run in.
-        rows = await self.session.execute(
-            _PAGE_STATE, {"run": run_id, "captured": captured_at, "ids": list(by_product)}
+        stored = set(
+            (
+                await self.session.scalars(
+                    _STORED, {"run": run_id, "captured": captured_at, "ids": list(by_product)}
+                )
+            ).all()
         )
-        stored: set[int] = set()
-        hashes: dict[int, tuple[str, datetime]] = {}
-        for pid, is_stored, content_hash, hash_at in rows:
-            if is_stored:
-                stored.add(pid)
-            elif content_hash is not None:
-                hashes[pid] = (content_hash, hash_at)
         # Only what this call really inserts moves the product's state and listing on: a copy
         # already stored by an earlier page or an earlier attempt changes nothing.
         fresh = {pid: it for pid, it in by_product.items() if pid not in stored}
+        products = ProductRepository(self.session)
         versioned: dict[int, str] = {}
         if fresh:
             try:
                 async with self.session.begin_nested():
-                    versioned = await self._copy(run_id, captured_at, fresh, hashes)
+                    versioned = await self._copy(products, run_id, captured_at, fresh)
             except asyncpg.UniqueViolationError:
                 # Another transaction stored some of these rows after the lookup: the savepoint
                 # undid this COPY, write the page again skipping whatever exists by then.
                 fresh, versioned = await self._insert_guarded(run_id, captured_at, fresh)
-        await ProductRepository(self.session).record_crawled(
+        await products.record_crawled(
             captured_at, {pid: it.status.value for pid, it in fresh.items()}, versioned
         )
         ok = sum(1 for it in by_product.values() if it.status is CrawlStatus.OK)
@@ -284,14 +277,13 @@ class SnapshotRepository(Repository):
 
     async def _copy(
         self,
+        products: ProductRepository,
         run_id: uuid.UUID,
         captured_at: datetime,
         fresh: dict[int, ParsedItem],
-        hashes: dict[int, tuple[str, datetime]],
     ) -> dict[int, str]:
-        """COPY the page's new snapshots, and the listings that differ from the products'
-        newest versions (``hashes``: content hash, capture time), into their tables; returns the
-        content hash of each listing version stored."""
+        """COPY the page's new snapshots, and its changed listings, into their tables; returns
+        the content hash of each listing version stored."""
         conn = await self._driver_connection()
         snapshots = [_snapshot_record(pid, run_id, captured_at, it) for pid, it in fresh.items()]
         await conn.copy_records_to_table(
@@ -307,12 +299,9 @@ class SnapshotRepository(Repository):
             return {}
         latest: dict[int, str] = {}
         older: list[int] = []
-        for pid in good:
-            known = hashes.get(pid)
-            if known is None:
-                continue
-            if known[1] <= captured_at:
-                latest[pid] = known[0]
+        for pid, (content_hash, hash_at) in (await products.listing_hashes(list(good))).items():
+            if hash_at <= captured_at:
+                latest[pid] = content_hash
             else:
                 older.append(pid)
         if older:
