@@ -54,17 +54,19 @@ class ProductRepository(Repository):
         )
         return [(r[0], r[1], r[2]) for r in rows]
 
-    async def listing_hashes(self, product_ids: Sequence[int]) -> dict[int, tuple[str, datetime]]:
-        """(content hash, capture time) of each product's newest listing version, for those
-        that have one."""
+    async def crawl_marks(
+        self, product_ids: Sequence[int]
+    ) -> dict[int, tuple[datetime | None, str | None, datetime | None]]:
+        """(last crawled at, newest listing version's content hash, its capture time) of each
+        product."""
         rows = await self.session.execute(
             text(
-                "SELECT id, listing_hash, listing_hash_at FROM products "
-                "WHERE id = ANY(:ids) AND listing_hash IS NOT NULL"
+                "SELECT id, last_crawled_at, listing_hash, listing_hash_at FROM products "
+                "WHERE id = ANY(:ids)"
             ),
             {"ids": list(product_ids)},
         )
-        return {r[0]: (r[1], r[2]) for r in rows}
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
     async def record_crawled(
         self,

@@ -3,7 +3,10 @@
 Each page is one transaction. The snapshots this run already stored for the page's products are
 looked up first and left out (a re-run of the same batch, even after a worker was killed
 mid-page, adds nothing twice); the rest go straight into the tables by COPY, listing versions
-only where the content hash differs from the product's latest. Should another transaction store
+only where the content hash differs from the product's latest. A snapshot is stored in the same
+transaction that moves its product's ``last_crawled_at`` to at least its capture time, which
+never moves back, so only products whose crawl state reached this capture can have one: the
+others are not looked up (and the key below would still catch one). Should another transaction store
 some of the same rows meanwhile (a job that lost its lease finishing its page), that COPY fails
 on the key, and the page is written again through a temporary table with
 ``ON CONFLICT DO NOTHING`` on (product, crawl run, captured_at).
@@ -243,23 +246,36 @@ class SnapshotRepository(Repository):
                 kept.status is not CrawlStatus.OK and item.status is CrawlStatus.OK
             ):
                 by_product[product_id] = item
+        products = ProductRepository(self.session)
         # Through the session first: that opens the transaction the COPYs below run in.
-        stored = set(
-            (
-                await self.session.scalars(
-                    _STORED, {"run": run_id, "captured": captured_at, "ids": list(by_product)}
-                )
-            ).all()
-        )
+        marks = await products.crawl_marks(list(by_product))
+        reached = [
+            pid
+            for pid, (crawled_at, _, _) in marks.items()
+            if crawled_at and crawled_at >= captured_at
+        ]
+        stored: set[int] = set()
+        if reached:
+            stored.update(
+                (
+                    await self.session.scalars(
+                        _STORED, {"run": run_id, "captured": captured_at, "ids": reached}
+                    )
+                ).all()
+            )
+        hashes = {
+            pid: (content_hash, hash_at)
+            for pid, (_, content_hash, hash_at) in marks.items()
+            if content_hash is not None and hash_at is not None
+        }
         # Only what this call really inserts moves the product's state and listing on: a copy
         # already stored by an earlier page or an earlier attempt changes nothing.
         fresh = {pid: it for pid, it in by_product.items() if pid not in stored}
-        products = ProductRepository(self.session)
         versioned: dict[int, str] = {}
         if fresh:
             try:
                 async with self.session.begin_nested():
-                    versioned = await self._copy(products, run_id, captured_at, fresh)
+                    versioned = await self._copy(run_id, captured_at, fresh, hashes)
             except asyncpg.UniqueViolationError:
                 # Another transaction stored some of these rows after the lookup: the savepoint
                 # undid this COPY, write the page again skipping whatever exists by then.
@@ -277,13 +293,14 @@ class SnapshotRepository(Repository):
 
     async def _copy(
         self,
-        products: ProductRepository,
         run_id: uuid.UUID,
         captured_at: datetime,
         fresh: dict[int, ParsedItem],
+        hashes: dict[int, tuple[str, datetime]],
     ) -> dict[int, str]:
-        """COPY the page's new snapshots, and its changed listings, into their tables; returns
-        the content hash of each listing version stored."""
+        """COPY the page's new snapshots, and the listings that differ from the products'
+        newest versions (``hashes``: content hash, capture time), into their tables; returns the
+        content hash of each listing version stored."""
         conn = await self._driver_connection()
         snapshots = [_snapshot_record(pid, run_id, captured_at, it) for pid, it in fresh.items()]
         await conn.copy_records_to_table(
@@ -299,9 +316,12 @@ class SnapshotRepository(Repository):
             return {}
         latest: dict[int, str] = {}
         older: list[int] = []
-        for pid, (content_hash, hash_at) in (await products.listing_hashes(list(good))).items():
-            if hash_at <= captured_at:
-                latest[pid] = content_hash
+        for pid in good:
+            known = hashes.get(pid)
+            if known is None:
+                continue
+            if known[1] <= captured_at:
+                latest[pid] = known[0]
             else:
                 older.append(pid)
         if older:

@@ -16,6 +16,7 @@ from services.product.apify.item import CrawlStatus, ListingContent, ParsedItem
 from services.product.models import ListingVersion, Product, Snapshot
 from services.product.repository import PageResult, SnapshotRepository, listing_hash
 from tests.factories import item, make_run, seed_tracked
+from tests.integration.conftest import counted
 
 pytestmark = pytest.mark.asyncio
 Sessions = async_sessionmaker[AsyncSession]
@@ -227,3 +228,28 @@ async def test_a_guarded_write_moves_the_hash_of_the_versions_it_stored(
 
     assert (await stored(sessionmaker, run))[1] == 2
     assert await hash_state(sessionmaker, pids) == dict.fromkeys(pids, (listing_hash(renamed), now))
+
+
+async def test_only_products_crawled_up_to_this_capture_are_looked_up_for_stored_rows(
+    sessionmaker: Sessions,
+) -> None:
+    pids = await seed_tracked(sessionmaker, count=3)
+    now = datetime.now(UTC)
+    run = await make_run(sessionmaker, pids, now)
+
+    with counted() as first:
+        await write(sessionmaker, run, now, page_of(pids))
+    with counted() as again:
+        await write(sessionmaker, run, now, page_of(pids, price="25.00"))
+
+    def lookups(statements: list[str]) -> list[str]:
+        return [s for s in statements if "FROM snapshots" in s]
+
+    # No product had reached this capture: nothing to look for.
+    assert lookups(first) == []
+    # The page again: its products are looked up and left out, not caught by the key.
+    assert len(lookups(again)) == 1
+    assert not any("TEMP TABLE" in s for s in again)
+    prices, versions = await stored(sessionmaker, run)
+    assert prices == dict.fromkeys(pids, Decimal("20.00"))
+    assert versions == 3
