@@ -74,6 +74,10 @@ class Product(Base):
     crawl_pending_until: Mapped[datetime | None]
     # Consecutive runs whose results lacked this ASIN; it is retried until a limit.
     missing_count: Mapped[int] = mapped_column(server_default="0")
+    # The content hash and capture time of the newest listing version: a crawled page's listing
+    # is compared with these instead of looking the newest version up among all of them.
+    listing_hash: Mapped[str | None] = mapped_column(String(64))
+    listing_hash_at: Mapped[datetime | None]
 
 
 class TrackedProduct(TimestampMixin, Base):

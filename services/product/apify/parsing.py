@@ -69,7 +69,10 @@ def clean_text(value: Any, *, strip_tags: bool = False) -> str | None:
     if strip_tags and "<" in text:
         text = _TAG.sub(" ", text)
     if text.isascii() and " " not in text:
-        # One word (a URL, an id) unless it holds other whitespace: split() finds out at once.
+        # One word (a URL, an id): printable ASCII holds no whitespace but the space, so such a
+        # text is its own result; else split() finds out at once.
+        if text and text.isprintable():
+            return text
         return " ".join(text.split()) or None
     # Every whitespace character but the plain space, and every invisible mark, is
     # "non-printable" to Python, so a printable text with no double, leading or trailing space
@@ -216,6 +219,21 @@ _BSR_ENTRY = re.compile(
 # "(See Top 100 in Electronics)" and its translations repeat the category: not an entry.
 _BSR_TOP_LIST = re.compile(r"\([^()]*(?:100|top|売れ筋|ランキング)[^()]*\)", re.IGNORECASE)
 _SPACE_RUNS = re.compile(" {2,}")
+# The form English storefronts (and the simulator) write: "#1,234 in Home & Kitchen (See Top 100
+# in Home & Kitchen) #56 in Knives", each entry a '#', a rank (comma groups, as _BSR_RANK reads
+# them), " in " and a category holding no digit, '#' or parenthesis, maybe followed by the one
+# "(See Top 100 in ...)" _BSR_TOP_LIST would remove. In a text made only of such entries nothing
+# inside a category can start an entry (every entry needs a rank's digits), so _BSR_ENTRY finds
+# exactly these once the top lists are gone: the category it ends early (before a " - #12" or
+# " #12" that follows) loses only characters the strip below removes. They are read here in one
+# pass without its look-aheads at every space; a unit test compares both on random texts of this
+# form and just off it.
+_BSR_PLAIN_ENTRY = r"#(\d{1,3}(?:,\d{3})+|\d+) in ([^\d#() ](?:[^\d#()]*[^\d#() ])?)"
+_BSR_PLAIN_TOP_LIST = r"(?: \(See Top 100 in [^()#]*\))?"
+_BSR_PLAIN = re.compile(
+    rf"{_BSR_PLAIN_ENTRY}{_BSR_PLAIN_TOP_LIST}(?: {_BSR_PLAIN_ENTRY}{_BSR_PLAIN_TOP_LIST})*"
+)
+_BSR_PLAIN_ENTRIES = re.compile(_BSR_PLAIN_ENTRY)
 
 
 def parse_bsr(value: Any) -> tuple[BsrEntry, ...]:
@@ -223,14 +241,17 @@ def parse_bsr(value: Any) -> tuple[BsrEntry, ...]:
     text = clean_text(value, strip_tags=True)
     if text is None:
         return ()
-    text, removed = _BSR_TOP_LIST.subn(" ", text)
-    if removed:
-        # A clean text's only whitespace is single spaces: only the removals can leave runs.
-        text = _SPACE_RUNS.sub(" ", text)
-    entries: dict[tuple[int, str], BsrEntry] = {}
     # findall gives the two groups, (rank, category), without a match object for each entry.
-    for raw_rank, raw_category in _BSR_ENTRY.findall(text):
-        rank = _digits(raw_rank)
+    if _BSR_PLAIN.fullmatch(text):
+        found = [(int(r.replace(",", "")), c) for r, c in _BSR_PLAIN_ENTRIES.findall(text)]
+    else:
+        text, removed = _BSR_TOP_LIST.subn(" ", text)
+        if removed:
+            # A clean text's only whitespace is single spaces: only the removals leave runs.
+            text = _SPACE_RUNS.sub(" ", text)
+        found = [(_digits(r), c) for r, c in _BSR_ENTRY.findall(text)]
+    entries: dict[tuple[int, str], BsrEntry] = {}
+    for rank, raw_category in found:
         category = raw_category.strip(" \t-•|·:;,.")
         if rank > 0 and category:
             entries.setdefault((rank, category), BsrEntry(rank, category))

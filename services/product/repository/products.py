@@ -54,14 +54,37 @@ class ProductRepository(Repository):
         )
         return [(r[0], r[1], r[2]) for r in rows]
 
-    async def record_crawled(self, captured_at: datetime, statuses: dict[int, str]) -> None:
-        """Move each product's crawl state on to this capture (only ever forwards)."""
+    async def crawl_marks(
+        self, product_ids: Sequence[int]
+    ) -> dict[int, tuple[datetime | None, str | None, datetime | None]]:
+        """(last crawled at, newest listing version's content hash, its capture time) of each
+        product."""
+        rows = await self.session.execute(
+            text(
+                "SELECT id, last_crawled_at, listing_hash, listing_hash_at FROM products "
+                "WHERE id = ANY(:ids)"
+            ),
+            {"ids": list(product_ids)},
+        )
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    async def record_crawled(
+        self,
+        captured_at: datetime,
+        statuses: dict[int, str],
+        listing_hashes: dict[int, str] | None = None,
+    ) -> None:
+        """Move each product's crawl state on to this capture (only ever forwards), and its
+        newest listing hash to the one of a listing version this capture stored (unless the
+        product has a newer one already: a late page of an older crawl)."""
+        hashes = listing_hashes or {}
         await self.session.execute(
             text(_UPDATE_PRODUCTS),
             {
                 "captured_at": captured_at,
                 "ids": list(statuses),
                 "statuses": list(statuses.values()),
+                "hashes": [hashes.get(pid) for pid in statuses],
             },
         )
 
@@ -87,7 +110,14 @@ UPDATE products p SET
                         THEN GREATEST(p.last_good_at, CAST(:captured_at AS timestamptz))
                         ELSE p.last_good_at END,
     missing_count = 0,
-    crawl_pending_until = NULL
-FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[])) AS v(id, status)
+    crawl_pending_until = NULL,
+    listing_hash = CASE WHEN v.hash IS NOT NULL AND (p.listing_hash_at IS NULL
+                             OR p.listing_hash_at <= CAST(:captured_at AS timestamptz))
+                        THEN v.hash ELSE p.listing_hash END,
+    listing_hash_at = CASE WHEN v.hash IS NOT NULL AND (p.listing_hash_at IS NULL
+                                OR p.listing_hash_at <= CAST(:captured_at AS timestamptz))
+                           THEN CAST(:captured_at AS timestamptz) ELSE p.listing_hash_at END
+FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]), CAST(:hashes AS text[]))
+    AS v(id, status, hash)
 WHERE p.id = v.id
 """

@@ -3,10 +3,18 @@
 Each page is one transaction. The snapshots this run already stored for the page's products are
 looked up first and left out (a re-run of the same batch, even after a worker was killed
 mid-page, adds nothing twice); the rest go straight into the tables by COPY, listing versions
-only where the content hash differs from the product's latest. Should another transaction store
+only where the content hash differs from the product's latest. A snapshot is stored in the same
+transaction that moves its product's ``last_crawled_at`` to at least its capture time, which
+never moves back, so only products whose crawl state reached this capture can have one: the
+others are not looked up (and the key below would still catch one). Should another transaction store
 some of the same rows meanwhile (a job that lost its lease finishing its page), that COPY fails
 on the key, and the page is written again through a temporary table with
 ``ON CONFLICT DO NOTHING`` on (product, crawl run, captured_at).
+
+Each product row keeps its newest listing version's hash and capture time, moved on by the same
+statement that moves its crawl state; a page's listings are compared with those. Only a late page
+of an older crawl (captured before the product's newest version) looks the version in force at
+its capture up among the versions.
 """
 
 from __future__ import annotations
@@ -67,7 +75,7 @@ _STORED = text(
     "SELECT product_id FROM snapshots WHERE crawl_run_id = :run AND captured_at = :captured "
     "AND product_id = ANY(:ids)"
 )
-# Each product's latest listing version up to this capture.
+# Each product's latest listing version up to this capture (for a page older than the newest).
 _LATEST_HASHES = text("""
 SELECT n.id, latest.content_hash
 FROM unnest(CAST(:ids AS bigint[])) AS n(id)
@@ -104,6 +112,7 @@ LEFT JOIN LATERAL (
 ) latest ON true
 WHERE latest.content_hash IS DISTINCT FROM n.content_hash
 ON CONFLICT (product_id, crawl_run_id) DO NOTHING
+RETURNING product_id, content_hash
 """  # noqa: S608 - fixed column names
 
 
@@ -239,27 +248,42 @@ class SnapshotRepository(Repository):
                 kept.status is not CrawlStatus.OK and item.status is CrawlStatus.OK
             ):
                 by_product[product_id] = item
+        products = ProductRepository(self.session)
         # Through the session first: that opens the transaction the COPYs below run in.
-        stored = set(
-            (
-                await self.session.scalars(
-                    _STORED, {"run": run_id, "captured": captured_at, "ids": list(by_product)}
-                )
-            ).all()
-        )
+        marks = await products.crawl_marks(list(by_product))
+        reached = [
+            pid
+            for pid, (crawled_at, _, _) in marks.items()
+            if crawled_at and crawled_at >= captured_at
+        ]
+        stored: set[int] = set()
+        if reached:
+            stored.update(
+                (
+                    await self.session.scalars(
+                        _STORED, {"run": run_id, "captured": captured_at, "ids": reached}
+                    )
+                ).all()
+            )
+        hashes = {
+            pid: (content_hash, hash_at)
+            for pid, (_, content_hash, hash_at) in marks.items()
+            if content_hash is not None and hash_at is not None
+        }
         # Only what this call really inserts moves the product's state and listing on: a copy
         # already stored by an earlier page or an earlier attempt changes nothing.
         fresh = {pid: it for pid, it in by_product.items() if pid not in stored}
+        versioned: dict[int, str] = {}
         if fresh:
             try:
                 async with self.session.begin_nested():
-                    await self._copy(run_id, captured_at, fresh)
+                    versioned = await self._copy(run_id, captured_at, fresh, hashes)
             except asyncpg.UniqueViolationError:
                 # Another transaction stored some of these rows after the lookup: the savepoint
                 # undid this COPY, write the page again skipping whatever exists by then.
-                fresh = await self._insert_guarded(run_id, captured_at, fresh)
-        await ProductRepository(self.session).record_crawled(
-            captured_at, {pid: it.status.value for pid, it in fresh.items()}
+                fresh, versioned = await self._insert_guarded(run_id, captured_at, fresh)
+        await products.record_crawled(
+            captured_at, {pid: it.status.value for pid, it in fresh.items()}, versioned
         )
         ok = sum(1 for it in by_product.values() if it.status is CrawlStatus.OK)
         return PageResult(
@@ -270,9 +294,15 @@ class SnapshotRepository(Repository):
         )
 
     async def _copy(
-        self, run_id: uuid.UUID, captured_at: datetime, fresh: dict[int, ParsedItem]
-    ) -> None:
-        """COPY the page's new snapshots, and its changed listings, into their tables."""
+        self,
+        run_id: uuid.UUID,
+        captured_at: datetime,
+        fresh: dict[int, ParsedItem],
+        hashes: dict[int, tuple[str, datetime]],
+    ) -> dict[int, str]:
+        """COPY the page's new snapshots, and the listings that differ from the products'
+        newest versions (``hashes``: content hash, capture time), into their tables; returns the
+        content hash of each listing version stored."""
         conn = await self._driver_connection()
         snapshots = [_snapshot_record(pid, run_id, captured_at, it) for pid, it in fresh.items()]
         await conn.copy_records_to_table(
@@ -285,11 +315,24 @@ class SnapshotRepository(Repository):
             if it.listing is not None and it.status is CrawlStatus.OK
         }
         if not good:
-            return
-        rows = await self.session.execute(
-            _LATEST_HASHES, {"ids": list(good), "captured": captured_at}
-        )
-        latest: dict[int, str] = {row[0]: row[1] for row in rows}
+            return {}
+        latest: dict[int, str] = {}
+        older: list[int] = []
+        for pid in good:
+            known = hashes.get(pid)
+            if known is None:
+                continue
+            if known[1] <= captured_at:
+                latest[pid] = known[0]
+            else:
+                older.append(pid)
+        if older:
+            # A late page: its listing is compared with the version in force when it was
+            # captured, not with a newer one.
+            rows = await self.session.execute(
+                _LATEST_HASHES, {"ids": older, "captured": captured_at}
+            )
+            latest.update((row[0], row[1]) for row in rows)
         listings = [
             record
             for pid, listing in good.items()
@@ -299,12 +342,13 @@ class SnapshotRepository(Repository):
             await conn.copy_records_to_table(
                 "listing_versions", records=listings, columns=list(LISTING_COLUMNS)
             )
+        return {record[0]: record[3] for record in listings}
 
     async def _insert_guarded(
         self, run_id: uuid.UUID, captured_at: datetime, fresh: dict[int, ParsedItem]
-    ) -> dict[int, ParsedItem]:
+    ) -> tuple[dict[int, ParsedItem], dict[int, str]]:
         """Write through temporary tables, skipping rows another transaction stored; returns
-        the items this call inserted."""
+        the items this call inserted and the content hash of each listing version it stored."""
         for statement in _PREPARE:
             await self.session.execute(text(statement))
         conn = await self._driver_connection()
@@ -319,12 +363,13 @@ class SnapshotRepository(Repository):
             for pid, it in fresh.items()
             if it.listing is not None and it.status is CrawlStatus.OK
         ]
+        versioned: dict[int, str] = {}
         if listings:
             await conn.copy_records_to_table(
                 "ingest_listings", records=listings, columns=list(LISTING_COLUMNS)
             )
-            await conn.execute(_MOVE_LISTINGS)
-        return fresh
+            versioned = {row[0]: row[1] for row in await conn.fetch(_MOVE_LISTINGS)}
+        return fresh, versioned
 
     async def ingested_product_ids(
         self, run_id: uuid.UUID, captured_at: datetime, product_ids: Sequence[int]

@@ -29,7 +29,7 @@ import pytest
 
 from services.product.apify.adapters import adapter_for
 from services.product.apify.item import BsrEntry, ParsedItem
-from services.product.apify.parsing import clean_text, parse_bsr
+from services.product.apify.parsing import _BSR_PLAIN, clean_text, parse_bsr
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "apify"
 EXPECTED = FIXTURES / "parsed_expected.json"
@@ -287,3 +287,51 @@ def test_the_random_texts_hold_entries() -> None:
     texts = _random_texts(100, 10_000)
     assert sum(1 for t in texts if len(plain_parse_bsr(t)) >= 2) > 2_000
     assert sum(1 for t in texts if plain_clean_text(t) != t) > 5_000
+
+
+# Texts in (and just off) the plain form parse_bsr reads without the general pattern.
+_PLAIN_RANKS = ("1", "12", "640", "1,234", "148,232", "1,234,567", "0", "1234", "12,34", "1,2345")
+_PLAIN_RANKS_OFF = ("1.234", "1 234", "٣٤", "\uff11", "12,34,567", "")
+_PLAIN_CATEGORIES = (
+    *("Home & Kitchen", "Chef's Knives", "Yoga Mats", "x", "é位€", "Top", "in", "en Foo"),
+    *("-", "Foo -", "Foo - -", "Foo.", "Foo:", ":;,.", "a • b", "Foo |", "· Foo ·", "|"),
+    *("No", "No.", "n", "Nr.", "n°", "Nº", "Foo No", "Foo n.", "Foo Nr. ", "- No", "In"),
+)
+_PLAIN_CATEGORIES_OFF = (
+    *("Foo 5", "Foo#", "5", "", " ", "Foo (See Top 100 in Foo)", "a  b", "3 in 1", "Foo 5 in Bar"),
+    *("Pack of 12 en X", "Size 2位", "No. 5 in X", "Foo #5 in Bar", "Clothing (Men)", "(Top)"),
+    *("Foo (See Top 100 in X #5 in Y)", "Foo (see top 100 in X)", "Foo (Top 100)", "Foo ("),
+    *("Foo (See Top 100 in (X))", "Foo (See Top 100 in X) (See Top 100 in Y)", "Foo)"),
+)
+_PLAIN_SEPARATORS = (" ", " ", " ", " - ", " | ", "  ", "", " • ", "\n", " (See Top 100 in X) ")
+
+
+def _plain_form_texts(seed: int, count: int) -> list[str]:
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(count):
+        off = rng.random() < 0.3
+        entries = []
+        for _ in range(rng.randint(1, 4)):
+            rank = rng.choice(_PLAIN_RANKS_OFF if off and rng.random() < 0.3 else _PLAIN_RANKS)
+            category = rng.choice(
+                _PLAIN_CATEGORIES_OFF if off and rng.random() < 0.3 else _PLAIN_CATEGORIES
+            )
+            join = " In " if off and rng.random() < 0.1 else " in "
+            entries.append("#" + rank + join + category)
+        separator = rng.choice(_PLAIN_SEPARATORS) if off else " "
+        text = separator.join(entries)
+        if rng.random() < 0.3:
+            text += rng.choice((" ", " (See Top 100 in Foo)", " .", " (See Top 100 in 5 Foo)"))
+        texts.append(text)
+    return texts
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_parse_bsr_reads_the_plain_form_as_the_plain_code(seed: int) -> None:
+    texts = _plain_form_texts(200 + seed, 10_000)
+    for text in texts:
+        assert parse_bsr(text) == plain_parse_bsr(text), repr(text)
+    # Most of them take the plain form's path, and some just miss it.
+    plain = sum(1 for text in texts if _BSR_PLAIN.fullmatch(text))
+    assert 3_000 < plain < 9_500

@@ -131,11 +131,16 @@ class AxessoAdapter:
         listing = _listing(item)
         bsr = _bsr(item)
         status, missing = content_status(listing.title, price, in_stock, bsr)
+        # The currency a price shows, else the list price's, else the marketplace's.
+        if shown is not None and shown.currency:
+            currency = shown.currency
+        elif retail is not None and retail.currency:
+            currency = retail.currency
         return ParsedItem(
             asin=asin,
             marketplace=marketplace,
             status=status,
-            currency=next((m.currency for m in (shown, retail) if m and m.currency), currency),
+            currency=currency,
             price=price,
             list_price=retail.amount if retail else None,
             deal=True if deal_price else flag if isinstance(flag, bool) else None,

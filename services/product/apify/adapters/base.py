@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -124,6 +125,9 @@ def status_code_of(value: Any) -> int | None:
     return None
 
 
+# Pure, and nearly every item of a run carries the same code and message ("200", "FOUND"): each
+# pair is judged once instead of by two pattern searches per item.
+@lru_cache(maxsize=1024)
 def failure_of(code: int | None, message: str | None) -> CrawlStatus | None:
     """NOT_FOUND, BLOCKED or ERROR when the code or message says the page was not read."""
     text = message or ""
