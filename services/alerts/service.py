@@ -6,7 +6,6 @@ import secrets
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from functools import cached_property
 from typing import Any
 
 import apprise
@@ -33,7 +32,7 @@ from services.core.errors import FieldError, InvalidInput, NotFound
 from services.core.jobs import Queue
 from services.core.read_cache import ReadCache
 from services.core.settings import AlertSettings
-from services.core.uow import UnitOfWork
+from services.core.uow import OnSession, UnitOfWork
 
 
 def alerts_version_key(user_id: object) -> str:
@@ -64,18 +63,10 @@ class AlertService:
         self.settings = settings
         self.cache = cache or ReadCache(None, 0)
 
-    # Made on first use, and with them the unit of work's session (see ProductService).
-    @cached_property
-    def alerts(self) -> AlertRepository:
-        return AlertRepository(self.uow.session)
-
-    @cached_property
-    def channels(self) -> ChannelRepository:
-        return ChannelRepository(self.uow.session)
-
-    @cached_property
-    def deliveries(self) -> DeliveryRepository:
-        return DeliveryRepository(self.uow.session)
+    # Made on first use, and with them the unit of work's session (see OnSession).
+    alerts = OnSession(AlertRepository)
+    channels = OnSession(ChannelRepository)
+    deliveries = OnSession(DeliveryRepository)
 
     async def list_alerts(
         self, user_id: uuid.UUID, filters: AlertFilter

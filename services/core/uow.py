@@ -6,6 +6,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any, Generic, Protocol, TypeVar, overload
 
 from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,6 +16,7 @@ from services.core.errors import DomainError
 from services.core.jobs import JobBuffer
 
 logger = logging.getLogger(__name__)
+R = TypeVar("R")
 
 
 class UnitOfWork:
@@ -93,3 +95,33 @@ async def unit_of_work(
             await hook()
         except Exception:  # the commit stands; a missed cache bump only costs freshness
             logger.warning("after-commit hook failed", exc_info=True)
+
+
+class _WithUnitOfWork(Protocol):
+    uow: UnitOfWork
+
+
+class OnSession(Generic[R]):
+    """A service's repository (or session-bound helper), made on first use from its unit of
+    work's session and kept: an answer read from the cache needs neither, and making them
+    would make the session."""
+
+    def __init__(self, factory: Callable[[AsyncSession], R]) -> None:
+        self.factory = factory
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> OnSession[R]: ...
+
+    @overload
+    def __get__(self, obj: _WithUnitOfWork, owner: type) -> R: ...
+
+    def __get__(self, obj: _WithUnitOfWork | None, owner: type) -> Any:
+        if obj is None:
+            return self
+        made = self.factory(obj.uow.session)
+        obj.__dict__[self.name] = made  # later reads find it before this descriptor
+        return made

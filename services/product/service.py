@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from functools import cached_property
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -21,7 +20,7 @@ from services.core.pagination import SortOrder
 from services.core.read_cache import ReadCache
 from services.core.settings import Settings
 from services.core.thresholds import Thresholds
-from services.core.uow import UnitOfWork
+from services.core.uow import OnSession, UnitOfWork
 from services.product.asin import InvalidProductReference, parse_product_reference
 from services.product.cache import (
     detail_view,
@@ -167,31 +166,14 @@ class ProductService:
         self.settings = settings
         self.alerts = alerts
 
-    # Repositories are made on first use, and with them the unit of work's session: an answer
-    # read from the cache needs neither.
-    @cached_property
-    def products(self) -> ProductRepository:
-        return ProductRepository(self.uow.session)
-
-    @cached_property
-    def trackings(self) -> TrackingRepository:
-        return TrackingRepository(self.uow.session)
-
-    @cached_property
-    def snapshots(self) -> SnapshotRepository:
-        return SnapshotRepository(self.uow.session)
-
-    @cached_property
-    def runs(self) -> CrawlRunRepository:
-        return CrawlRunRepository(self.uow.session)
-
-    @cached_property
-    def bulk(self) -> FactsRepository:
-        return FactsRepository(self.uow.session)
-
-    @cached_property
-    def accounts(self) -> AccountService:
-        return AccountService(self.uow.session)
+    # Made on first use, and with them the unit of work's session: an answer read from the
+    # cache needs neither.
+    products = OnSession(ProductRepository)
+    trackings = OnSession(TrackingRepository)
+    snapshots = OnSession(SnapshotRepository)
+    runs = OnSession(CrawlRunRepository)
+    bulk = OnSession(FactsRepository)
+    accounts = OnSession(AccountService)
 
     async def _reference(self, data: TrackedProductCreate) -> tuple[str, str]:
         try:
