@@ -87,6 +87,7 @@ async def _copy_baseline(db_url: str, n: int) -> float:
                 6687,
                 bsr,
                 None,
+                True,  # deal
             )
             for i in range(n)
         ]
