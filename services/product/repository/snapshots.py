@@ -256,15 +256,7 @@ class SnapshotRepository(Repository):
             for pid, (crawled_at, _, _) in marks.items()
             if crawled_at and crawled_at >= captured_at
         ]
-        stored: set[int] = set()
-        if reached:
-            stored.update(
-                (
-                    await self.session.scalars(
-                        _STORED, {"run": run_id, "captured": captured_at, "ids": reached}
-                    )
-                ).all()
-            )
+        stored = await self.ingested_product_ids(run_id, captured_at, reached) if reached else set()
         hashes = {
             pid: (content_hash, hash_at)
             for pid, (_, content_hash, hash_at) in marks.items()
@@ -375,14 +367,10 @@ class SnapshotRepository(Repository):
         self, run_id: uuid.UUID, captured_at: datetime, product_ids: Sequence[int]
     ) -> set[int]:
         """Which of the batch's products already have their snapshot for this run."""
-        rows = await self._rows(
-            text(
-                "SELECT product_id FROM snapshots WHERE crawl_run_id = :run "
-                "AND captured_at = :captured AND product_id = ANY(:ids)"
-            ),
-            {"run": run_id, "captured": captured_at, "ids": list(product_ids)},
+        found = await self.session.scalars(
+            _STORED, {"run": run_id, "captured": captured_at, "ids": list(product_ids)}
         )
-        return {r["product_id"] for r in rows}
+        return set(found.all())
 
     async def status_counts(
         self, run_id: uuid.UUID, captured_at: datetime, product_ids: Sequence[int]
