@@ -7,8 +7,10 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.alerts.models import AlertEvent
 from services.auth.models import User
 from services.auth.passwords import hash_password
 from services.product.apify.item import BsrEntry, CrawlStatus, ListingContent, ParsedItem
@@ -102,3 +104,11 @@ async def ingest(
     async with sessionmaker() as session, session.begin():
         await SnapshotRepository(session).write_page(run_id, captured_at, [(product_id, parsed)])
     return run_id
+
+
+async def alert_events(sessionmaker: async_sessionmaker[AsyncSession]) -> list[AlertEvent]:
+    """Every stored alert, oldest first."""
+    async with sessionmaker() as session:
+        return list(
+            (await session.execute(select(AlertEvent).order_by(AlertEvent.created_at))).scalars()
+        )

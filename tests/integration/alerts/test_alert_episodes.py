@@ -14,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.alerts.detection import ChangeDetector, DetectionResult
-from services.alerts.models import AlertEvent
 from services.alerts.schemas import AlertRead
 from services.core.jobs import create_arq_pool
 from services.core.read_cache import ReadCache
@@ -23,7 +22,7 @@ from services.core.uow import UnitOfWork, unit_of_work
 from services.product.apify.item import BsrEntry, ParsedItem
 from services.product.models import Product
 from services.product.service import ProductService
-from tests.factories import ingest, item, seed_tracked
+from tests.factories import alert_events, ingest, item, seed_tracked
 from tests.integration.conftest import AuthHeaders
 
 pytestmark = pytest.mark.asyncio
@@ -63,13 +62,6 @@ async def after_ingest(
         await arq.aclose()
 
 
-async def events(sessionmaker: async_sessionmaker[AsyncSession]) -> list[AlertEvent]:
-    async with sessionmaker() as session:
-        return list(
-            (await session.execute(select(AlertEvent).order_by(AlertEvent.created_at))).scalars()
-        )
-
-
 async def test_a_one_day_deal_is_one_alert_that_ends_when_the_price_comes_back(
     sessionmaker: async_sessionmaker[AsyncSession], new_uow: UowFactory, settings: Settings
 ) -> None:
@@ -81,7 +73,7 @@ async def test_a_one_day_deal_is_one_alert_that_ends_when_the_price_comes_back(
     back = await ingest(sessionmaker, pid, item(price=Decimal("19.99")), T0 + 2 * DAY)
     result = await detect(new_uow, settings, back, T0 + 2 * DAY)
     assert (result.events, result.ended) == (0, 1)
-    (alert,) = await events(sessionmaker)
+    (alert,) = await alert_events(sessionmaker)
     assert alert.rule == "price_change"
     assert alert.ended_at == T0 + 2 * DAY
     assert alert.ended_value == "19.99"
@@ -95,7 +87,7 @@ async def test_a_one_day_deal_is_one_alert_that_ends_when_the_price_comes_back(
     again = await detect(new_uow, settings, back, T0 + 2 * DAY)
     assert (again.events, again.ended) == (0, 0)
     assert (await detect(new_uow, settings, drop, T0 + 2 * DAY)).events == 0
-    (same,) = await events(sessionmaker)
+    (same,) = await alert_events(sessionmaker)
     assert (same.id, same.ended_at, same.ended_crawl_run_id) == (alert.id, T0 + 2 * DAY, back)
 
 
@@ -108,7 +100,7 @@ async def test_the_sellers_own_deal_is_stored_as_one_and_told_as_information(
     await ingest(sessionmaker, pid, item(), T0)
     deal = await ingest(sessionmaker, pid, item(price=Decimal("13.00"), deal=True), T0 + DAY)
     assert (await detect(new_uow, settings, deal, T0 + DAY)).events == 1
-    (alert,) = await events(sessionmaker)
+    (alert,) = await alert_events(sessionmaker)
     assert (alert.rule, alert.severity) == ("price_change", "info")
     assert alert.message.endswith("(deal)")
     over = await ingest(sessionmaker, pid, item(deal=False), T0 + 2 * DAY)
@@ -125,7 +117,7 @@ async def test_a_price_that_stays_down_keeps_its_alert_open(
     # Up a little, still more than 10 % under where it was: the episode goes on.
     partly = await ingest(sessionmaker, pid, item(price=Decimal("17.50")), T0 + 2 * DAY)
     assert (await detect(new_uow, settings, partly, T0 + 2 * DAY)).ended == 0
-    (alert,) = await events(sessionmaker)
+    (alert,) = await alert_events(sessionmaker)
     assert alert.ended_at is None
 
 
@@ -140,7 +132,7 @@ async def test_back_in_stock_ends_the_stock_out_instead_of_a_second_alert(
     await detect(new_uow, settings, out, T0 + DAY)
     back = await ingest(sessionmaker, pid, item(), T0 + 4 * DAY)
     assert (await detect(new_uow, settings, back, T0 + 4 * DAY)).events == 0
-    (alert,) = await events(sessionmaker)
+    (alert,) = await alert_events(sessionmaker)
     assert alert.rule == "out_of_stock"
     assert alert.ended_message == "Back in stock after 3 days"
 
@@ -160,7 +152,7 @@ async def test_outside_the_episode_window_the_move_back_is_an_alert_of_its_own(
     back = await ingest(sessionmaker, pid, item(), T0 + 9 * DAY)
     result = await detect(new_uow, unarmed, back, datetime.now(UTC))
     assert (result.events, result.ended) == (1, 0)
-    assert [(a.rule, a.ended_at) for a in await events(sessionmaker)] == [
+    assert [(a.rule, a.ended_at) for a in await alert_events(sessionmaker)] == [
         ("price_change", None),
         ("price_change", None),
     ]
@@ -182,7 +174,7 @@ async def test_a_rank_is_weighed_against_its_usual_level_of_the_week_before(
     usual = await ingest(sessionmaker, pid, ranked(100), T0 + 4 * DAY)
     result = await detect(new_uow, settings, usual, T0 + 4 * DAY)
     assert (result.events, result.ended) == (0, 1)
-    (alert,) = await events(sessionmaker)
+    (alert,) = await alert_events(sessionmaker)
     assert alert.message == "Best Sellers Rank in Earbuds improved from #95 to #60 (usually #100)"
     assert alert.ended_message == "Best Sellers Rank in Earbuds back to #100 after 1 day"
 

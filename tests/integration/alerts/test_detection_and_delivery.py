@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.alerts.delivery import DeliveryRunner
+from services.alerts.delivery import DeliveryRunner, DigestPlanner
 from services.alerts.detection import ChangeDetector
 from services.alerts.models import AlertEvent, Delivery, NotificationChannel
 from services.core.errors import TransientError
@@ -26,7 +26,7 @@ from services.core.settings import Settings
 from services.core.uow import UnitOfWork
 from services.product.apify.item import CrawlStatus
 from services.product.models import TrackedProduct
-from tests.factories import ingest, item, seed_tracked
+from tests.factories import alert_events, ingest, item, seed_tracked
 from tests.integration.alerts.conftest import Mailbox, Receiver
 
 pytestmark = pytest.mark.asyncio
@@ -39,13 +39,6 @@ async def detect(new_uow: UowFactory, settings: Settings, run_id: uuid.UUID, now
         return (await ChangeDetector(uow, settings).detect_run(run_id, now)).events
 
 
-async def events(sessionmaker: async_sessionmaker[AsyncSession]) -> list[AlertEvent]:
-    async with sessionmaker() as session:
-        return list(
-            (await session.execute(select(AlertEvent).order_by(AlertEvent.created_at))).scalars()
-        )
-
-
 async def test_a_price_drop_is_stored_once_with_its_evidence(
     sessionmaker: async_sessionmaker[AsyncSession], new_uow: UowFactory, settings: Settings
 ) -> None:
@@ -53,7 +46,7 @@ async def test_a_price_drop_is_stored_once_with_its_evidence(
     await ingest(sessionmaker, pid, item(), T0)
     run = await ingest(sessionmaker, pid, item(price=Decimal("15.00")), T0 + timedelta(days=1))
     assert await detect(new_uow, settings, run, T0 + timedelta(days=1)) == 1
-    (event,) = await events(sessionmaker)
+    (event,) = await alert_events(sessionmaker)
     assert event.rule == "price_change"
     assert (event.old_value, event.new_value, event.change) == ("20.00", "15.00", "-25.0%")
     assert event.threshold == "10%"
@@ -62,7 +55,7 @@ async def test_a_price_drop_is_stored_once_with_its_evidence(
     assert event.snapshot_captured_at == T0 + timedelta(days=1)
     # Detection re-run for the same crawl (a retried job) stores nothing new.
     assert await detect(new_uow, settings, run, T0 + timedelta(days=1)) == 0
-    assert len(await events(sessionmaker)) == 1
+    assert len(await alert_events(sessionmaker)) == 1
 
 
 async def test_the_daily_cap_holds_when_detections_run_at_once(
@@ -82,7 +75,7 @@ async def test_the_daily_cap_holds_when_detections_run_at_once(
         *(detect(new_uow, capped, run, T0 + timedelta(hours=1)) for run in runs)
     )
     assert sum(stored) == 3
-    assert len(await events(sessionmaker)) == 3
+    assert len(await alert_events(sessionmaker)) == 3
 
 
 async def test_bad_crawls_in_between_never_make_a_change(
@@ -125,7 +118,7 @@ async def test_rearm_window_and_daily_cap(
         T0 + timedelta(hours=4),
     )
     assert await detect(new_uow, capped, third, T0 + timedelta(hours=4)) == 1
-    rules = [e.rule for e in await events(sessionmaker)]
+    rules = [e.rule for e in await alert_events(sessionmaker)]
     assert rules == ["price_change", "out_of_stock"]
 
 
@@ -139,7 +132,7 @@ async def test_each_seller_gets_events_with_their_own_thresholds(
     await ingest(sessionmaker, pid, item(), T0)
     run = await ingest(sessionmaker, pid, item(price=Decimal("15.00")), T0 + timedelta(days=1))
     assert await detect(new_uow, settings, run, T0 + timedelta(days=1)) == 1
-    (event,) = await events(sessionmaker)
+    (event,) = await alert_events(sessionmaker)
     assert event.tracked_product_id != lenient.id
 
 
@@ -160,7 +153,7 @@ async def test_competitor_undercut_between_tagged_products(
         sessionmaker, rival, item(asin="B0RIVAL001", price=Decimal("19.00")), T0 + timedelta(days=1)
     )
     await detect(new_uow, settings, run, T0 + timedelta(days=1))
-    undercuts = [e for e in await events(sessionmaker) if e.rule == "competitor_undercut"]
+    undercuts = [e for e in await alert_events(sessionmaker) if e.rule == "competitor_undercut"]
     assert len(undercuts) == 1
     assert undercuts[0].severity == "critical"
 
@@ -169,7 +162,7 @@ async def test_competitor_undercut_between_tagged_products(
         sessionmaker, rival, item(asin="B0RIVAL001", price=Decimal("20.00")), T0 + timedelta(days=2)
     )
     assert await detect(new_uow, settings, back, T0 + timedelta(days=2)) == 0
-    (ended,) = [e for e in await events(sessionmaker) if e.rule == "competitor_undercut"]
+    (ended,) = [e for e in await alert_events(sessionmaker) if e.rule == "competitor_undercut"]
     assert ended.ended_message == "Undercut over: the competitor is back to 20.00 USD after 1 day"
 
 
@@ -295,8 +288,6 @@ async def test_digest_channels_get_one_daily_message_instead(
     alert_settings: Settings,
     receiver: Receiver,
 ) -> None:
-    from services.alerts.delivery import DigestPlanner
-
     (pid,) = await seed_tracked(sessionmaker, count=1)
     await ingest(sessionmaker, pid, item(), T0)
     await _channel(sessionmaker, "webhook", receiver.url, mode="digest")
@@ -325,8 +316,6 @@ async def test_a_critical_now_channel_sends_critical_alerts_at_once_and_the_rest
     alert_settings: Settings,
     receiver: Receiver,
 ) -> None:
-    from services.alerts.delivery import DigestPlanner
-
     (pid,) = await seed_tracked(sessionmaker, count=1)
     await ingest(sessionmaker, pid, item(), T0)
     channel = await _channel(
