@@ -26,7 +26,7 @@ from services.auth.service import (
 from services.auth.tokens import AccessClaims, decode_access_token
 from services.core.errors import NotAuthenticated, PermissionDenied
 from services.core.logging import user_id_var
-from services.core.read_cache import CachedView, ViewLookup
+from services.core.read_cache import CachedView, ReadCache, ViewLookup
 from services.core.uow import UnitOfWork, unit_of_work
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,12 @@ logger = logging.getLogger(__name__)
 def resources(state: State) -> Resources:
     res: Resources = state.resources
     return res
+
+
+def read_cache(state: State, found: ViewLookup | None = None) -> ReadCache:
+    """The Redis read cache of one request (with the edge's lookup for it, if any)."""
+    res = resources(state)
+    return ReadCache(res.redis, res.settings.cache.ttl_s, found)
 
 
 async def provide_uow(state: State) -> AsyncGenerator[UnitOfWork, None]:

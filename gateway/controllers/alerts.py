@@ -9,7 +9,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from gateway.dependencies import CurrentUser, resources
+from gateway.dependencies import CurrentUser, read_cache, resources
 from gateway.pagination import Limit, Offset
 from services.alerts.schemas import (
     AlertFilter,
@@ -25,14 +25,12 @@ from services.alerts.schemas import (
 )
 from services.alerts.service import AlertService
 from services.core.pagination import Page
-from services.core.read_cache import ReadCache
 from services.core.thresholds import Rule, Severity
 from services.core.uow import UnitOfWork
 
 
 async def provide_alert_service(state: State, uow: NamedDependency[UnitOfWork]) -> AlertService:
-    res = resources(state)
-    return AlertService(uow, res.settings.alerts, ReadCache(res.redis, res.settings.cache.ttl_s))
+    return AlertService(uow, resources(state).settings.alerts, read_cache(state))
 
 
 async def provide_alert_filter(

@@ -9,8 +9,8 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from gateway.controllers.product import data_source, read_cache
-from gateway.dependencies import CurrentUser, resources
+from gateway.controllers.product import data_source
+from gateway.dependencies import CurrentUser, read_cache, resources
 from gateway.pagination import Limit, Offset
 from services.competitor.service import CompetitorService
 from services.core.errors import NotFound

@@ -20,12 +20,13 @@ from gateway.dependencies import (
     CurrentUser,
     edge_lookup,
     provide_signed_in_uow,
+    read_cache,
     resources,
 )
 from gateway.pagination import Limit, Offset
 from services.alerts.service import alerts_version_key
 from services.core.pagination import Page, SortOrder
-from services.core.read_cache import CachedView, ReadCache, ViewLookup
+from services.core.read_cache import CachedView
 from services.core.uow import UnitOfWork
 from services.product.cache import detail_view, history_view, list_view
 from services.product.schemas import (
@@ -58,11 +59,6 @@ def json_body(body: bytes) -> Response[Any]:
 
 def data_source(state: State) -> str:
     return "simulator" if resources(state).settings.apify.simulated else "apify"
-
-
-def read_cache(state: State, found: ViewLookup | None = None) -> ReadCache:
-    res = resources(state)
-    return ReadCache(res.redis, res.settings.cache.ttl_s, found)
 
 
 async def provide_product_service(
