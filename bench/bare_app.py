@@ -17,7 +17,7 @@ from typing import Any
 
 from litestar import Litestar, get
 
-from gateway.serving import serve
+from gateway.serving import serve, settle_heap
 from services.core.settings import Settings
 
 
@@ -38,7 +38,9 @@ def create() -> Litestar:
     async def history(tracking_id: uuid.UUID) -> Any:
         return bodies["history"]
 
-    return Litestar([list_products, detail, history], openapi_config=None, logging_config=None)
+    app = Litestar([list_products, detail, history], openapi_config=None, logging_config=None)
+    settle_heap()  # as the gateway's factory does
+    return app
 
 
 def main() -> None:

@@ -93,11 +93,15 @@ class HttpMetricsMiddleware(PrometheusMiddleware):
             await self.app(scope, receive, timed_send)
         finally:
             in_progress.dec()
-            count, seconds, errors = self._finished(method, path, status)
-            if status >= 500:
-                errors.inc()
-            count.inc()
-            seconds.observe(duration)
+            self.observe(method, path, status, duration)
+
+    def observe(self, method: str, path: str, status: int, seconds: float) -> None:
+        """Count one answered request under its route template."""
+        count, timing, errors = self._finished(method, path, status)
+        if status >= 500:
+            errors.inc()
+        count.inc()
+        timing.observe(seconds)
 
 
 http_metrics = DefineMiddleware(HttpMetricsMiddleware, config=prometheus_config)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from litestar import Litestar
+from litestar._asgi.utils import is_valid_host  # the router's own host check
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.types import (
@@ -25,7 +27,6 @@ from litestar.types import (
     Send,
 )
 from litestar.utils import normalize_path
-from redis.commands.core import AsyncScript
 
 from gateway.dependencies import (
     EDGE_LOOKUP,
@@ -36,12 +37,14 @@ from gateway.dependencies import (
     resources,
 )
 from gateway.middleware import add_headers
+from gateway.observability import HttpMetricsMiddleware, prometheus_config
 from gateway.problems import PROBLEM_JSON, problem_body
 from gateway.web.setup import SESSION_COOKIE, SESSION_NAMESPACE
 from services.auth.service import disabled_before, token_check_keys
 from services.auth.tokens import AccessClaims, decode_access_token
 from services.core.errors import NotAuthenticated
 from services.core.outage import OutageLog
+from services.core.pipelining import PipelinedScript
 from services.core.read_cache import VERSIONED_LOOKUP_LUA, CachedView, looked_up
 from services.core.settings import Settings
 
@@ -118,6 +121,8 @@ class _Caller:
     claims: AccessClaims | None = None
     session_key: str | None = None
     view: CachedView | None = None
+    # The cached route's template ("/api/v1/products/{tracking_id:uuid}"), with its view.
+    route: str | None = None
 
 
 def session_id(scope: Scope) -> str | None:
@@ -141,7 +146,9 @@ class RateLimitMiddleware:
     def __init__(self, app: Litestar, settings: Settings) -> None:
         self.app = app
         self.settings = settings
-        self._scripts: dict[str, AsyncScript] = {}
+        self._scripts: dict[str, PipelinedScript] = {}
+        # The HTTP metrics' series, for the answers sent from here without the router.
+        self.metrics = HttpMetricsMiddleware(app, prometheus_config)
 
     def _caller(self, scope: Scope) -> _Caller:
         for name, value in scope.get("headers", []):
@@ -152,11 +159,13 @@ class RateLimitMiddleware:
                         claims = decode_access_token(self.settings.auth, token.strip())
                     except NotAuthenticated:
                         break  # counted as anonymous; the route itself answers 401
+                    route, view = self._read_view(scope, claims)
                     return _Caller(
                         f"{USER_WINDOW}{claims.user_id}",
                         claims.rate_limit_per_minute,
                         claims,
-                        view=self._read_view(scope, claims),
+                        view=view,
+                        route=route,
                     )
                 break
         ip = scope.get("state", {}).get("client_ip") or "unknown"
@@ -167,34 +176,36 @@ class RateLimitMiddleware:
             session_key=f"{SESSION_NAMESPACE}:{session}" if session else None,
         )
 
-    def _read_view(self, scope: Scope, claims: AccessClaims) -> CachedView | None:
-        """The cached view the route will answer from, when it declares one (``READ_VIEW``).
-        Routing here as the router will (its matches are memoised per path); a path it refuses
-        is left to it."""
+    def _read_view(
+        self, scope: Scope, claims: AccessClaims
+    ) -> tuple[str | None, CachedView | None]:
+        """The cached view the route will answer from, when it declares one (``READ_VIEW``),
+        and the route's template. Routing here as the router will (its matches are memoised
+        per path); a path it refuses is left to it."""
         if scope.get("method") != "GET" or scope.get("root_path"):
-            return None
+            return None, None
         try:
             route = self.app.asgi_router.handle_routing(normalize_path(scope["path"]), "GET")
         except HTTPException:
-            return None
+            return None, None
         view_of: ReadViewOf | None = route[1].opt.get(READ_VIEW)
         if view_of is None:
-            return None
-        return view_of(claims.user_id, route[3], scope["query_string"].decode("latin-1"))
+            return None, None
+        return route[4], view_of(claims.user_id, route[3], scope["query_string"].decode("latin-1"))
 
-    def _script_for(self, source: str) -> AsyncScript:
+    def _script_for(self, source: str, name: str) -> PipelinedScript:
         redis = resources(self.app.state).redis
         script = self._scripts.get(source)
-        if script is None or script.registered_client is not redis:
-            script = self._scripts[source] = redis.register_script(source)
+        if script is None or script.redis is not redis:
+            script = self._scripts[source] = PipelinedScript(redis, source, name)
         return script
 
     async def _count(self, caller: _Caller) -> tuple[int, int, int, list[Any]]:
         """(hits in the window, seconds until it resets, the rate that applies, token-check
         answers then, for a cached route, the view's tag and stored answer)."""
         if caller.session_key is not None:
-            hits, ttl, signed_in = await self._script_for(_COUNT_PAGE)(
-                keys=[caller.window, caller.session_key], args=[WINDOW_S, USER_WINDOW]
+            hits, ttl, signed_in = await self._script_for(_COUNT_PAGE, "count_page")(
+                [caller.window, caller.session_key], [WINDOW_S, USER_WINDOW]
             )
             rate = self.settings.http.default_rate_per_minute if signed_in else caller.rate
             return int(hits), int(ttl), rate, []
@@ -205,7 +216,7 @@ class RateLimitMiddleware:
         if caller.view is not None:
             keys.extend(caller.view.version_keys)
             args.extend((caller.view.prefix, caller.view.suffix))
-        hits, ttl, *checks = await self._script_for(_COUNT_AND_CHECK)(keys=keys, args=args)
+        hits, ttl, *checks = await self._script_for(_COUNT_AND_CHECK, "count_and_check")(keys, args)
         return int(hits), int(ttl), caller.rate, checks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -223,21 +234,11 @@ class RateLimitMiddleware:
             limiter_outage_log.seen("rate limiter unavailable; request not counted", exc)
             await self.app(scope, receive, send)
             return
-        if claims is not None:
-            revoked, disabled_mark = (c or None for c in checks[:2])
-            scope[EDGE_VERDICT] = EdgeVerdict(  # type: ignore[literal-required]
-                claims, revoked is not None, disabled_before(claims, disabled_mark)
-            )
-            if caller.view is not None:
-                # Handed to the route, which answers with it only once the token passed and
-                # (on a miss) stores its answer under this key after its tenancy check.
-                scope[EDGE_LOOKUP] = looked_up(caller.view, *checks[2:])  # type: ignore[literal-required]
         allowed = hits <= rate
         reset_in = reset_in if reset_in >= 0 else WINDOW_S
-        remaining = max(0, rate - hits)
         headers = {
             "RateLimit-Limit": str(rate),
-            "RateLimit-Remaining": str(remaining),
+            "RateLimit-Remaining": str(max(0, rate - hits)),
             "RateLimit-Reset": str(reset_in),
             "RateLimit-Policy": f"{rate};w=60",
         }
@@ -252,6 +253,25 @@ class RateLimitMiddleware:
             return
 
         raw = [(key.lower().encode(), value.encode()) for key, value in headers.items()]
+        if claims is not None:
+            revoked, disabled_mark = (c or None for c in checks[:2])
+            verdict = EdgeVerdict(
+                claims, revoked is not None, disabled_before(claims, disabled_mark)
+            )
+            scope[EDGE_VERDICT] = verdict  # type: ignore[literal-required]
+            if caller.view is not None:
+                found = looked_up(caller.view, *checks[2:])
+                if (
+                    found.body is not None
+                    and caller.route is not None
+                    and not (verdict.revoked or verdict.disabled)
+                    and self._answerable_here(scope)
+                ):
+                    await self._answer_stored(scope, send, caller.route, claims, found.body, raw)
+                    return
+                # Handed to the route, which answers with it only once the token passed and
+                # (on a miss) stores its answer under this key after its tenancy check.
+                scope[EDGE_LOOKUP] = found  # type: ignore[literal-required]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -259,3 +279,39 @@ class RateLimitMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    def _answerable_here(self, scope: Scope) -> bool:
+        """Whether the router would take this request as it is to the route: a host header it
+        accepts, and no cross-origin call for the CORS layer to answer."""
+        for name, value in scope["headers"]:
+            if name == b"host" and not is_valid_host(value):
+                return False
+            if name == b"origin" and self.settings.http.cors_origins:
+                return False
+        return True
+
+    async def _answer_stored(
+        self,
+        scope: Scope,
+        send: Send,
+        route: str,
+        claims: AccessClaims,
+        body: bytes,
+        rate_headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        """A cached route's stored answer, sent from here: the token passed its signature,
+        revocation and account checks in this request's round trip, and the entry is the
+        seller's own (its key holds their id and was written after the route's tenancy check),
+        so the route would only send the same bytes, after the router, the dependencies and
+        the service. The access log and the HTTP metrics still see it under its route."""
+        started = time.perf_counter()
+        scope["path_template"] = route
+        scope["state"]["user_id"] = str(claims.user_id)
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *rate_headers,
+        ]
+        await send(HTTPResponseStartEvent(type="http.response.start", status=200, headers=headers))
+        await send(HTTPResponseBodyEvent(type="http.response.body", body=body, more_body=False))
+        self.metrics.observe("GET", route, 200, time.perf_counter() - started)

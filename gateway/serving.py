@@ -10,6 +10,7 @@ process measured no faster; on a host with idle cores 2 gave 1.4-1.9x the reques
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from litestar.types import ASGIApp
@@ -37,6 +38,16 @@ def serve(target: str, host: str, port: int, http: HttpSettings) -> None:
     uvicorn.run(target, factory=True, host=host, port=port, **server_options(http))
 
 
+def settle_heap() -> None:
+    """Keep everything built so far out of the cyclic garbage collector's passes.
+
+    A served app's routes, schemas and ORM mappings (~200 000 objects for the gateway) live as
+    long as the process; every full collection walked them all, ~0.1 s each under load, and
+    those pauses were the read path's p99. ``gc.freeze`` is the standard library's answer."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_served_app() -> ASGIApp:
     """The factory each gateway process calls (a spawned worker process configures its own
     logging: it does not inherit the parent's)."""
@@ -46,4 +57,6 @@ def create_served_app() -> ASGIApp:
 
     settings = get_settings()
     configure_logging(settings.log_level, process="shelfwatch-gateway")
-    return create_app(settings)
+    app = create_app(settings)
+    settle_heap()
+    return app

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+import msgspec
 from pythonjsonlogger.jsonlogger import JsonFormatter
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -39,11 +40,26 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class JsonLinesFormatter(JsonFormatter):
+    """python-json-logger's record, encoded by msgspec: the gateway writes a line per request,
+    and the standard library's encoder with the library's per-value ``default`` was a third of
+    that line's cost (py-spy under load). Anything msgspec cannot encode is written as its
+    ``str()``, as the library's default does; times are RFC 3339."""
+
+    _encoder = msgspec.json.Encoder(enc_hook=str)
+
+    def jsonify_log_record(self, log_record: dict[str, Any]) -> str:
+        try:
+            return self._encoder.encode(log_record).decode()
+        except (TypeError, ValueError, OverflowError):  # e.g. a key that is not a string
+            return str(super().jsonify_log_record(log_record))  # type: ignore[no-untyped-call]
+
+
 def configure_logging(level: str = "INFO", process: str = "shelfwatch") -> None:
     """Send every log record to stdout as one JSON object per line."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
-        JsonFormatter(  # type: ignore[no-untyped-call]
+        JsonLinesFormatter(  # type: ignore[no-untyped-call]
             "%(levelname)s %(name)s %(message)s",
             rename_fields={"levelname": "level", "name": "logger"},
             static_fields={"process_name": process},

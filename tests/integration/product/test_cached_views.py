@@ -178,13 +178,26 @@ async def test_a_cached_read_is_one_redis_call_that_counts_it_and_checks_its_tok
     first = {p: (await client.get(p, headers=auth)).content for p in paths}
     redis = current_resources(client).redis
     sent: list[Any] = []
-    send = redis.execute_command
+    send, make_pipeline = redis.execute_command, redis.pipeline
 
     async def spy(*args: Any, **options: Any) -> Any:
         sent.append(args[0])
         return await send(*args, **options)
 
+    def spied_pipeline(*args: Any, **options: Any) -> Any:
+        # The edge's script calls travel in automatic pipelines: each queued command counts.
+        pipe = make_pipeline(*args, **options)
+        queue = pipe.execute_command
+
+        def record(*command: Any, **command_options: Any) -> Any:
+            sent.append(command[0])
+            return queue(*command, **command_options)
+
+        pipe.execute_command = record  # type: ignore[method-assign]
+        return pipe
+
     redis.execute_command = spy
+    redis.pipeline = spied_pipeline  # type: ignore[method-assign]
     remaining = []
     try:
         for path in paths:
@@ -195,7 +208,7 @@ async def test_a_cached_read_is_one_redis_call_that_counts_it_and_checks_its_tok
             assert sent == ["EVALSHA"], path
             remaining.append(int(r.headers["ratelimit-remaining"]))
     finally:
-        del redis.execute_command
+        del redis.execute_command, redis.pipeline
     # Each cached read counted once in the seller's window.
     assert remaining == [remaining[0], remaining[0] - 1, remaining[0] - 2]
 
@@ -273,3 +286,63 @@ async def test_a_cached_read_makes_no_database_session(
     r = await client.patch(f"/api/v1/products/{tracking}", headers=auth, json={"alias": "New"})
     assert r.status_code == 200 and made
     assert (await client.get(paths[0], headers=auth)).json()["alias"] == "New"
+
+
+async def test_a_stored_answer_is_sent_by_the_edge_as_the_route_sends_it(
+    client: httpx.AsyncClient,
+    make_seller: MakeSeller,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once stored, a cached read is answered before the router (no dependencies, no service)
+    with the bytes and headers the route gave, still counted, logged and measured."""
+    auth = await make_seller()
+    tracking, _, _ = await tracked_with_history(client, auth, sessionmaker, "B0VIEW0007")
+    paths = [
+        f"/api/v1/products/{tracking}",
+        f"/api/v1/products/{tracking}/history?range=30d",
+        "/api/v1/products?limit=5&sort=asin&order=asc",
+    ]
+    routed = {path: await client.get(path, headers=auth) for path in paths}
+
+    def route_entered(*_: Any, **__: Any) -> None:
+        raise AssertionError("a stored answer went through the route")
+
+    for method in ("detail_json", "history_json", "list_page_json"):
+        monkeypatch.setattr(ProductService, method, route_entered)
+    metrics_before = (await client.get("/metrics")).text
+    for path in paths:
+        first = routed[path]
+        stored = await client.get(path, headers=auth)
+        assert stored.status_code == first.status_code == 200, path
+        assert stored.content == first.content, path
+        skipped = {"date", "x-request-id", "ratelimit-remaining", "ratelimit-reset"}
+        assert {k: v for k, v in stored.headers.items() if k not in skipped} == {
+            k: v for k, v in first.headers.items() if k not in skipped
+        }, path
+        assert stored.headers["x-request-id"] != first.headers["x-request-id"]
+        assert int(stored.headers["ratelimit-remaining"]) < int(
+            first.headers["ratelimit-remaining"]
+        )
+    metrics_after = (await client.get("/metrics")).text
+    total = "shelfwatch_http_requests_total"
+    for template in (
+        "/api/v1/products/{tracking_id}",
+        "/api/v1/products/{tracking_id}/history",
+        "/api/v1/products",
+    ):
+        grew = _series(metrics_after, total, template) - _series(metrics_before, total, template)
+        assert grew == 1, template
+    # Another seller's token never gets those bytes: their lookup is under their own id.
+    monkeypatch.undo()
+    intruder = await make_seller()
+    r = await client.get(paths[0], headers=intruder)
+    assert r.status_code == 404
+
+
+def _series(text: str, name: str, path: str) -> float:
+    for line in text.splitlines():
+        labels = (f'path="{path}"', 'status_code="200"', 'method="GET"')
+        if line.startswith(name + "{") and all(label in line for label in labels):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
