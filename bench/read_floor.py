@@ -27,11 +27,11 @@ from typing import Any
 
 from litestar import Litestar, get
 from litestar.di import Provide
-from pythonjsonlogger.jsonlogger import JsonFormatter
 from redis.asyncio import Redis
 
 from gateway.app import create_litestar, wrap_edge
 from services.auth.tokens import decode_access_token, issue_access_token
+from services.core.logging import JsonLinesFormatter
 from services.core.settings import Settings
 
 Step = tuple[str, float]
@@ -172,9 +172,7 @@ async def measure(
 
     logger = logging.Logger("bench.floor.access")
     handler = logging.StreamHandler(io.StringIO())
-    handler.setFormatter(
-        JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")  # type: ignore[no-untyped-call]
-    )
+    handler.setFormatter(JsonLinesFormatter("shelfwatch-gateway"))
     logger.addHandler(handler)
     extra = {"method": "GET", "route": "/api/v1/products/", "status": 200, "duration_ms": 1.0}
 

@@ -149,17 +149,27 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            access_logger.info(
-                "request",
-                extra={
-                    "method": scope.get("method"),
-                    "route": scope.get("path_template") or "<unmatched>",
-                    "path": scope.get("path"),
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "client_ip": state["client_ip"],
-                    "user_id": state.get("user_id"),
-                },
-            )
+            if access_logger.isEnabledFor(logging.INFO):
+                # The record made directly: ``info()`` would also look up its caller's frame.
+                access_logger.handle(
+                    access_logger.makeRecord(
+                        access_logger.name,
+                        logging.INFO,
+                        __file__,
+                        0,
+                        "request",
+                        (),
+                        None,
+                        extra={
+                            "method": scope.get("method"),
+                            "route": scope.get("path_template") or "<unmatched>",
+                            "path": scope.get("path"),
+                            "status": status,
+                            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                            "client_ip": state["client_ip"],
+                            "user_id": state.get("user_id"),
+                        },
+                    )
+                )
             request_id_var.reset(rid_token)
             user_id_var.reset(uid_token)

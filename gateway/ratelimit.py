@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from litestar import Litestar
@@ -111,6 +112,16 @@ return {redis.call('INCR', window), redis.call('TTL', window), user and 1 or 0}
 """
 
 
+_RouteView = tuple[str | None, CachedView | None]
+_VIEWS_KEPT = 8192
+
+
+@lru_cache(maxsize=4096)  # per token: its claims are kept per process too
+def _signed_in_keys(claims: AccessClaims) -> tuple[str, tuple[str, ...]]:
+    """A signed-in caller's window and the keys of their token's checks."""
+    return f"{USER_WINDOW}{claims.user_id}", token_check_keys(claims)
+
+
 @dataclass(frozen=True, slots=True)
 class _Caller:
     """Who a request counts as, before Redis has said more: the window it counts in, that
@@ -119,6 +130,7 @@ class _Caller:
     window: str
     rate: int
     claims: AccessClaims | None = None
+    check_keys: tuple[str, ...] = ()
     session_key: str | None = None
     view: CachedView | None = None
     # The cached route's template ("/api/v1/products/{tracking_id:uuid}"), with its view.
@@ -147,6 +159,7 @@ class RateLimitMiddleware:
         self.app = app
         self.settings = settings
         self._scripts: dict[str, PipelinedScript] = {}
+        self._views: dict[tuple[Any, str, bytes], _RouteView] = {}
         # The HTTP metrics' series, for the answers sent from here without the router.
         self.metrics = HttpMetricsMiddleware(app, prometheus_config)
 
@@ -160,12 +173,9 @@ class RateLimitMiddleware:
                     except NotAuthenticated:
                         break  # counted as anonymous; the route itself answers 401
                     route, view = self._read_view(scope, claims)
+                    window, checks = _signed_in_keys(claims)
                     return _Caller(
-                        f"{USER_WINDOW}{claims.user_id}",
-                        claims.rate_limit_per_minute,
-                        claims,
-                        view=view,
-                        route=route,
+                        window, claims.rate_limit_per_minute, claims, checks, view=view, route=route
                     )
                 break
         ip = scope.get("state", {}).get("client_ip") or "unknown"
@@ -176,14 +186,23 @@ class RateLimitMiddleware:
             session_key=f"{SESSION_NAMESPACE}:{session}" if session else None,
         )
 
-    def _read_view(
-        self, scope: Scope, claims: AccessClaims
-    ) -> tuple[str | None, CachedView | None]:
+    def _read_view(self, scope: Scope, claims: AccessClaims) -> _RouteView:
         """The cached view the route will answer from, when it declares one (``READ_VIEW``),
-        and the route's template. Routing here as the router will (its matches are memoised
-        per path); a path it refuses is left to it."""
+        and the route's template. A view is a function of the seller, the path and the query,
+        so it is worked out once per (seller, path, query) and kept."""
         if scope.get("method") != "GET" or scope.get("root_path"):
             return None, None
+        key = (claims.user_id, scope["path"], scope["query_string"])
+        known = self._views.get(key)
+        if known is None:
+            known = self._views[key] = self._route_view(scope, claims)
+            if len(self._views) > _VIEWS_KEPT:
+                del self._views[next(iter(self._views))]  # the oldest
+        return known
+
+    def _route_view(self, scope: Scope, claims: AccessClaims) -> _RouteView:
+        """Routing here as the router will (its matches are memoised per path); a path it
+        refuses is left to it."""
         try:
             route = self.app.asgi_router.handle_routing(normalize_path(scope["path"]), "GET")
         except HTTPException:
@@ -209,9 +228,7 @@ class RateLimitMiddleware:
             )
             rate = self.settings.http.default_rate_per_minute if signed_in else caller.rate
             return int(hits), int(ttl), rate, []
-        keys = [caller.window]
-        if caller.claims is not None:
-            keys.extend(token_check_keys(caller.claims))
+        keys = [caller.window, *caller.check_keys]
         args: list[Any] = [WINDOW_S, len(keys) - 1]
         if caller.view is not None:
             keys.extend(caller.view.version_keys)
