@@ -21,7 +21,7 @@ CASES = [
         "read_path",
         [
             *("--products", "20", "--days", "7", "--duration", "1", "--connections", "4"),
-            *("--floor-calls", "100"),
+            *("--floor-calls", "100", "--rounds", "2"),
         ],
         "Read path: gateway vs bare Litestar",
     ),
