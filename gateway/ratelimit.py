@@ -46,7 +46,13 @@ from services.auth.tokens import AccessClaims, decode_access_token
 from services.core.errors import NotAuthenticated
 from services.core.outage import OutageLog
 from services.core.pipelining import PipelinedScript
-from services.core.read_cache import VERSIONED_LOOKUP_LUA, CachedView, looked_up
+from services.core.read_cache import (
+    VERSIONED_LOOKUP_LUA,
+    CachedView,
+    LocalCopies,
+    ViewLookup,
+    looked_up,
+)
 from services.core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -78,8 +84,11 @@ _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,128}")
 # counting in it) but a single command to send and parse: KEYS[1] is the window, the next
 # ARGV[2] keys are the token's revocation and account marks, answered with their values (''
 # when absent). A cached route's view adds its version keys after those, and ARGV[3] / ARGV[4]
-# (the entry key's prefix and suffix): its tag and stored answer ('' when absent) come last,
-# so a cached read is one round trip in all.
+# (the entry key's prefix and suffix): its tag and stored answer ('' when absent) and the
+# answer's remaining lifetime come last, so a cached read is one round trip in all. ARGV[5] is
+# the entry key of the copy the edge holds, if any: when the current tag gives that key and the
+# entry is still there, 1 comes instead of the answer (an entry's key changes with every version
+# token, so the copy is it).
 _COUNT_AND_CHECK = (
     VERSIONED_LOOKUP_LUA
     + """
@@ -88,9 +97,15 @@ local answer = {redis.call('INCR', KEYS[1]), redis.call('TTL', KEYS[1])}
 local checks = 1 + tonumber(ARGV[2])
 for i = 2, checks do answer[#answer + 1] = redis.call('GET', KEYS[i]) or '' end
 if ARGV[3] then
-  local tag, body = versioned_lookup(checks + 1, ARGV[3], ARGV[4])
+  local tag = versioned_tag(checks + 1)
+  local key = ARGV[3] .. tag .. ARGV[4]
   answer[#answer + 1] = tag
-  answer[#answer + 1] = body or ''
+  if key == ARGV[5] and redis.call('EXISTS', key) == 1 then
+    answer[#answer + 1] = 1  -- the edge's own copy is the current one: not sent again
+  else
+    answer[#answer + 1] = redis.call('GET', key) or ''
+    answer[#answer + 1] = redis.call('PTTL', key)
+  end
 end
 return answer
 """
@@ -160,6 +175,9 @@ class RateLimitMiddleware:
         self.settings = settings
         self._scripts: dict[str, PipelinedScript] = {}
         self._views: dict[tuple[Any, str, bytes], _RouteView] = {}
+        # The stored answers this process sent lately: Redis sends one again only when its
+        # version changed (a list page is ~30 KB per request otherwise).
+        self._copies = LocalCopies(max_bytes=32 * 1024 * 1024)
         # The HTTP metrics' series, for the answers sent from here without the router.
         self.metrics = HttpMetricsMiddleware(app, prometheus_config)
 
@@ -219,22 +237,34 @@ class RateLimitMiddleware:
             script = self._scripts[source] = PipelinedScript(redis, source, name)
         return script
 
-    async def _count(self, caller: _Caller) -> tuple[int, int, int, list[Any]]:
-        """(hits in the window, seconds until it resets, the rate that applies, token-check
-        answers then, for a cached route, the view's tag and stored answer)."""
+    async def _count(self, caller: _Caller) -> tuple[int, int, int, list[Any], ViewLookup | None]:
+        """(hits in the window, seconds until it resets, the rate that applies, the token
+        checks' answers, and for a cached route its lookup: the entry's key and answer)."""
         if caller.session_key is not None:
             hits, ttl, signed_in = await self._script_for(_COUNT_PAGE, "count_page")(
                 [caller.window, caller.session_key], [WINDOW_S, USER_WINDOW]
             )
             rate = self.settings.http.default_rate_per_minute if signed_in else caller.rate
-            return int(hits), int(ttl), rate, []
+            return int(hits), int(ttl), rate, [], None
         keys = [caller.window, *caller.check_keys]
         args: list[Any] = [WINDOW_S, len(keys) - 1]
-        if caller.view is not None:
-            keys.extend(caller.view.version_keys)
-            args.extend((caller.view.prefix, caller.view.suffix))
-        hits, ttl, *checks = await self._script_for(_COUNT_AND_CHECK, "count_and_check")(keys, args)
-        return int(hits), int(ttl), caller.rate, checks
+        view, held = caller.view, None
+        if view is not None:
+            held = self._copies.held(view)
+            keys.extend(view.version_keys)
+            args.extend((view.prefix, view.suffix, held[0] if held else ""))
+        script = self._script_for(_COUNT_AND_CHECK, "count_and_check")
+        hits, ttl, *checks = await script(keys, args)
+        if view is None:
+            return int(hits), int(ttl), caller.rate, checks, None
+        tag, answer, *lifetime = checks[2:]
+        if answer == 1 and held is not None:
+            found = ViewLookup(view, held[0], held[1])
+        else:
+            found = looked_up(view, tag, answer)
+            if found.body is not None and lifetime:
+                self._copies.keep(view, found.key, found.body, int(lifetime[0]))
+        return int(hits), int(ttl), caller.rate, checks[:2], found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP or scope["path"].startswith(EXEMPT_PREFIXES):
@@ -243,7 +273,7 @@ class RateLimitMiddleware:
         caller = self._caller(scope)
         claims = caller.claims
         try:
-            hits, reset_in, rate, checks = await self._count(caller)
+            hits, reset_in, rate, checks, found = await self._count(caller)
         except Exception as exc:
             # Fails open: while Redis is away requests are served uncounted, for the length
             # of the outage. Failing closed would turn a Redis restart into a full API outage,
@@ -276,8 +306,7 @@ class RateLimitMiddleware:
                 claims, revoked is not None, disabled_before(claims, disabled_mark)
             )
             scope[EDGE_VERDICT] = verdict  # type: ignore[literal-required]
-            if caller.view is not None:
-                found = looked_up(caller.view, *checks[2:])
+            if found is not None:
                 if (
                     found.body is not None
                     and caller.route is not None

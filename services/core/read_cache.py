@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,10 +29,13 @@ logger = logging.getLogger(__name__)
 # rate limiter does it for cached routes): the tokens are KEYS[first..], the entry's key is
 # prefix .. tag .. suffix.
 VERSIONED_LOOKUP_LUA = """
-local function versioned_lookup(first, prefix, suffix)
+local function versioned_tag(first)
   local tokens = {}
   for i = first, #KEYS do tokens[#tokens + 1] = redis.call('GET', KEYS[i]) or '0' end
-  local tag = table.concat(tokens, '.')
+  return table.concat(tokens, '.')
+end
+local function versioned_lookup(first, prefix, suffix)
+  local tag = versioned_tag(first)
   return tag, redis.call('GET', prefix .. tag .. suffix)
 end
 """
@@ -70,6 +74,44 @@ def looked_up(view: CachedView, tag: bytes | str, body: bytes | None) -> ViewLoo
     """A lookup script's answer for ``view``."""
     tag = tag.decode() if isinstance(tag, bytes) else str(tag)
     return ViewLookup(view, f"{view.prefix}{tag}{view.suffix}", body or None)
+
+
+class LocalCopies:
+    """A process's copies of stored answers, one per view: the entry key it was stored under
+    (its version tag included) and the bytes, kept no longer than the entry lives in Redis. A
+    reader sends the key it holds with its lookup; the lookup answers "yours" when the current
+    tag gives that same key, so a copy is only used while it is the current answer."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._size = 0
+        self._by_view: dict[tuple[str, str], tuple[str, bytes, float]] = {}
+
+    def held(self, view: CachedView) -> tuple[str, bytes] | None:
+        """The entry key and bytes held for ``view``, while its Redis entry still lives."""
+        copy = self._by_view.get((view.prefix, view.suffix))
+        if copy is None or copy[2] <= time.monotonic():
+            return None
+        return copy[0], copy[1]
+
+    def keep(self, view: CachedView, key: str, body: bytes, lifetime_ms: int) -> None:
+        """Hold ``body`` (stored under ``key``, which expires in ``lifetime_ms``) for ``view``."""
+        if lifetime_ms <= 0 or len(body) > self.max_bytes // 4:
+            return  # no expiry known (never stored by us), or too big to be worth holding
+        self._drop((view.prefix, view.suffix))
+        while self._by_view and self._size + len(body) > self.max_bytes:
+            self._drop(next(iter(self._by_view)))  # the oldest
+        self._by_view[(view.prefix, view.suffix)] = (
+            key,
+            body,
+            time.monotonic() + lifetime_ms / 1000,
+        )
+        self._size += len(body)
+
+    def _drop(self, view_id: tuple[str, str]) -> None:
+        copy = self._by_view.pop(view_id, None)
+        if copy is not None:
+            self._size -= len(copy[1])
 
 
 class ReadCache:

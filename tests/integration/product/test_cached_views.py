@@ -3,6 +3,7 @@ change a seller can see makes a new answer, and the cache never crosses sellers.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from arq.connections import ArqRedis
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.alerts.detection import ChangeDetector
@@ -20,7 +21,7 @@ from services.core.jobs import create_arq_pool
 from services.core.read_cache import ReadCache
 from services.core.settings import Settings
 from services.core.uow import unit_of_work
-from services.product.models import Product
+from services.product.models import Product, TrackedProduct
 from services.product.service import ProductService
 from tests.factories import ingest, item
 from tests.integration.conftest import PASSWORD, AuthHeaders, counted, current_resources
@@ -346,3 +347,40 @@ def _series(text: str, name: str, path: str) -> float:
         if line.startswith(name + "{") and all(label in line for label in labels):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+async def test_the_edge_reuses_its_copy_only_while_it_is_the_current_entry(
+    client: httpx.AsyncClient,
+    make_seller: MakeSeller,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Redis sends a stored answer to the edge once per version: later reads of the same
+    version are answered from the process's copy; a new version or the entry's expiry ends it."""
+    auth = await make_seller()
+    tracking, _, _ = await tracked_with_history(client, auth, sessionmaker, "B0VIEW0008")
+    path = f"/api/v1/products/{tracking}"
+    first = await client.get(path, headers=auth)  # built and stored
+    second = await client.get(path, headers=auth)  # sent by Redis, copy kept
+    assert second.content == first.content
+    redis = current_resources(client).redis
+    (entry,) = await redis.keys("cache:detail-json:*")
+    # Whatever the entry's bytes now are, Redis does not send them again under this version.
+    await redis.set(entry, b'{"not":"sent"}', keepttl=True)
+    assert (await client.get(path, headers=auth)).content == first.content
+    # A change a seller sees gives a new version: the copy is not used.
+    r = await client.patch(path, headers=auth, json={"alias": "Renamed"})
+    assert r.status_code == 200
+    assert (await client.get(path, headers=auth)).json()["alias"] == "Renamed"
+    # Nor past the entry's life in Redis: the row changed behind the cache's back (no new
+    # version), the entry expired there, and the next read is built afresh from the row.
+    assert (await client.get(path, headers=auth)).json()["alias"] == "Renamed"  # copy kept
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            update(TrackedProduct)
+            .where(TrackedProduct.id == uuid.UUID(tracking))
+            .values(alias="Changed behind")
+        )
+    (entry,) = [k for k in await redis.keys("cache:detail-json:*") if k != entry]
+    await redis.pexpire(entry, 50)
+    await asyncio.sleep(0.1)
+    assert (await client.get(path, headers=auth)).json()["alias"] == "Changed behind"
