@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -56,6 +58,10 @@ class Stack:
 
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text()
+
+    def records(self, name: str) -> list[dict[str, Any]]:
+        """The process's JSON log lines, parsed (anything else it printed is skipped)."""
+        return [json.loads(line) for line in self.log(name).splitlines() if line.startswith("{")]
 
     def stop(self, name: str, timeout_s: float = 20) -> int:
         process = self.processes.pop(name)

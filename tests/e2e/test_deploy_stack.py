@@ -345,9 +345,5 @@ def test_rules_and_dashboards_use_only_names_the_running_processes_export(stack:
         for line in lines:
             for label in ("level", "logger", "process"):
                 assert fields[label] in line, (name, label, line)
-    access = [
-        json.loads(line)
-        for line in stack.log("gateway").splitlines()
-        if '"logger": "gateway.access"' in line
-    ]
+    access = [r for r in stack.records("gateway") if r.get("logger") == "gateway.access"]
     assert access and all(len(entry["request_id"]) >= 8 for entry in access)
