@@ -13,7 +13,6 @@ in what is read:
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import html
 import json
@@ -25,11 +24,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from services.product.apify.adapters import adapter_for
 from services.product.apify.item import BsrEntry, ParsedItem
-from services.product.apify.parsing import _BSR_PLAIN, clean_text, parse_bsr
+from services.product.apify.parsing import _BSR_PLAIN, clean_text, clean_texts, parse_bsr
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "apify"
 EXPECTED = FIXTURES / "parsed_expected.json"
@@ -136,6 +136,9 @@ def _plain(value: Any) -> Any:
         return str(value)
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, msgspec.Struct):
+        # What dataclasses.asdict gave while these were dataclasses: every field, in order.
+        return {f: _plain(getattr(value, f)) for f in value.__struct_fields__}
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -145,7 +148,7 @@ def _plain(value: Any) -> Any:
 
 def as_plain(item: ParsedItem | None) -> Any:
     """A parsed item as JSON data; every Decimal keeps its exact digits."""
-    return None if item is None else _plain(dataclasses.asdict(item))
+    return None if item is None else _plain(item)
 
 
 def parse_all() -> list[Any]:
@@ -274,6 +277,36 @@ def test_clean_text_matches_the_plain_code(seed: int) -> None:
     for text in _random_texts(seed, 10_000):
         assert clean_text(text) == plain_clean_text(text), repr(text)
         assert clean_text(text, strip_tags=True) == plain_clean_text(text, strip_tags=True)
+
+
+# Values of the lists clean_texts reads: clean ones (URLs, bullets) and each way one can differ.
+_LIST_VALUES: tuple[Any, ...] = (
+    *("https://m.media-amazon.com/images/I/5ArwduhqgHL._AC_SL1500_.jpg", "Safe: non-toxic ABS."),
+    *("a", "é位€ x", "x", "a b", "", " ", "  ", " a", "a ", "a  b", "a\tb", "\t", "a\t", "a\nb"),
+    *("a & b", "a &amp; b", "&", "a\u00a0b", "a\u200bb", "\x00", "a\u3000b", "<b>a</b>"),
+    *(None, 3, 1.5, True, ["a"], {"a": 1}),
+)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_clean_texts_matches_cleaning_each_value(seed: int) -> None:
+    """The test of a whole list at once (``_all_clean``) takes a list as it is only when cleaning
+    each value would give the same."""
+    rng = random.Random(200 + seed)
+    clean = _LIST_VALUES[:5]
+    as_they_are = 0
+    for _ in range(20_000):
+        # Mostly clean lists, some with one or two values of any kind.
+        values = rng.choices(clean, k=rng.randint(0, 6))
+        for _ in range(rng.choice((0, 0, 1, 2))):
+            values.insert(rng.randint(0, len(values)), rng.choice(_LIST_VALUES))
+        for dedupe in (False, True):
+            each = [t for v in values if (t := clean_text(v))]
+            expected = tuple(dict.fromkeys(each)) if dedupe else tuple(each)
+            assert clean_texts(values, dedupe=dedupe) == expected, repr(values)
+            assert clean_texts(tuple(values), dedupe=dedupe) == expected, repr(values)
+        as_they_are += all(clean_text(v) == v for v in values)
+    assert 5_000 < as_they_are < 15_000
 
 
 @pytest.mark.parametrize("seed", range(2))

@@ -240,13 +240,10 @@ def _category_path(item: Mapping[str, Any]) -> tuple[str, ...]:
     nodes = item.get("categoriesExtended")
     if not isinstance(nodes, list):
         return ()
-    path = []
-    for node in nodes:
-        if type(node) is dict or isinstance(node, Mapping):
-            name = clean_text(node.get("name"))
-            if name:
-                path.append(name)
-    return tuple(path)
+    # The non-empty cleaned names, in order: what clean_texts gives for the list of names.
+    return clean_texts(
+        [node.get("name") for node in nodes if type(node) is dict or isinstance(node, Mapping)]
+    )
 
 
 def _listing(item: Mapping[str, Any]) -> ListingContent:
