@@ -139,7 +139,9 @@ class ProductLookup:
 
     def find(self, item: ParsedItem) -> int | None:
         if item.marketplace is not None:
-            found = self.by_key.get((item.marketplace.value, item.asin))
+            # A StrEnum member hashes and compares as its value: no ``.value`` (a Python-level
+            # descriptor) per item.
+            found = self.by_key.get((item.marketplace, item.asin))
             if found is not None:
                 return found
         return self.by_asin.get(item.asin)
@@ -168,8 +170,8 @@ def parse_page(
             continue
         parsed.append((pid, item))
     # Once per status and page: a labelled counter costs a lookup and a lock each time.
-    for status, count in Counter(item.status.value for _, item in parsed).items():
-        CRAWL_ITEMS.labels(actor, status).inc(count)
+    for status, count in Counter(item.status for _, item in parsed).items():
+        CRAWL_ITEMS.labels(actor, status.value).inc(count)
     return parsed, unattributed
 
 

@@ -36,6 +36,7 @@ from typing import Any
 from services.product.apify.adapters.base import (
     asin_of,
     brand_from_byline,
+    canonical_of,
     content_status,
     currency_of,
     failure_of,
@@ -55,6 +56,7 @@ from services.product.apify.parsing import (
     parse_money,
     parse_rating,
 )
+from services.product.marketplaces import Marketplace
 
 _BRAND_NAMES = ("brand", "brand name", "marke", "marque", "marca", "ブランド")
 # Compared as letters only (``_label_key``): "Best Sellers Rank", "Best-Sellers Rank",
@@ -103,10 +105,17 @@ class AxessoAdapter:
     def parse(self, item: Mapping[str, Any]) -> ParsedItem | None:
         """The normalised item; None when neither the URL nor the item names an ASIN."""
         url = item.get("url")
-        asin = asin_of(url, item.get("asin"))
-        if asin is None:
-            return None
-        marketplace = marketplace_of(url)
+        # The canonical URL every input uses names both at once; else each is looked for.
+        canonical = canonical_of(url) if isinstance(url, str) else None
+        asin: str | None
+        marketplace: Marketplace | None
+        if canonical is not None:
+            asin, marketplace = canonical
+        else:
+            asin = asin_of(url, item.get("asin"))
+            if asin is None:
+                return None
+            marketplace = marketplace_of(url)
         code = status_code_of(item.get("statusCode"))
         message = clean_text(item.get("statusMessage"))
         failure = failure_of(code, message)
