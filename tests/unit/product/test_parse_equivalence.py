@@ -28,6 +28,7 @@ import msgspec
 import pytest
 
 from services.product.apify.adapters import adapter_for
+from services.product.apify.adapters.axesso import AxessoItem
 from services.product.apify.item import BsrEntry, ParsedItem
 from services.product.apify.parsing import _BSR_PLAIN, clean_text, clean_texts, parse_bsr
 
@@ -180,6 +181,36 @@ def test_every_item_parses_as_before() -> None:
         f"{len(differing)} items parse differently, first #{differing[0]}: "
         f"{items[differing[0]]!r} now gives {results[differing[0]]!r}"
     )
+
+
+@pytest.mark.parametrize("actor", sorted(ACTORS))
+def test_a_decoded_page_parses_as_its_items_read_as_json_objects(actor: str) -> None:
+    """``decode_page`` (axesso: straight into the fields read) gives the parse of each item that
+    the item decoded as a plain JSON object gives, for every corpus item of the actor."""
+    adapter = adapter_for(ACTORS[actor])
+    items = [item for key, item in corpus() if key == actor]
+    page = adapter.decode_page(json.dumps(items).encode())
+    assert len(page) == len(items)
+    if actor == "axesso":  # the typed path was taken, not the fallback
+        assert all(type(item) is AxessoItem for item in page)
+    decoded = [as_plain(adapter.parse(item)) for item in page]
+    assert decoded == [as_plain(adapter.parse(item)) for item in items]
+
+
+def test_a_page_with_other_json_than_objects_is_read_as_before() -> None:
+    """A page the typed decoder cannot take (an element that is no object, a single item) is
+    decoded as any actor's page: nothing is dropped."""
+    adapter = adapter_for(ACTORS["axesso"])
+    item = json.loads((FIXTURES / "axesso_product_details_B0D2XRXNGY.json").read_text())[0]
+    page = adapter.decode_page(json.dumps([item, "stray", None, [1]]).encode())
+    assert page == [item, "stray", None, [1]]
+    assert as_plain(adapter.parse(page[0])) == as_plain(adapter.parse(item))
+    with pytest.raises(AttributeError):  # as before: parse_page counts it as unattributed
+        adapter.parse(page[1])
+    (single,) = adapter.decode_page(json.dumps(item).encode())
+    assert as_plain(adapter.parse(single)) == as_plain(adapter.parse(item))
+    with pytest.raises(ValueError, match="not a list"):
+        adapter.decode_page(b"12")
 
 
 if __name__ == "__main__":

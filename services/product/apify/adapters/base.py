@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -23,8 +23,13 @@ class ActorAdapter(Protocol):
         """The actor's run input for a batch of canonical product URLs."""
         ...
 
-    def parse(self, item: Mapping[str, Any]) -> ParsedItem | None:
-        """The normalised item; None only when it cannot be attributed to an ASIN."""
+    def decode_page(self, body: bytes) -> list[Any]:
+        """A dataset page's items, in the form ``parse`` reads fastest."""
+        ...
+
+    def parse(self, item: Any) -> ParsedItem | None:
+        """The normalised item (one of ``decode_page``'s, or a mapping of the actor's JSON);
+        None only when it cannot be attributed to an ASIN."""
         ...
 
 
