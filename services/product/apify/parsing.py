@@ -105,9 +105,10 @@ def _all_clean(values: list[Any] | tuple[Any, ...]) -> bool:
     once: bullets, image and video URLs nearly always are, and two joins and a few C scans cost
     less than a ``clean_text`` call per value.
 
-    Such a string is non-empty, printable, has no "&" (which might start an entity) and no
-    double, leading or trailing space. A tab joins the values: printable strings hold none, so
-    a space or tab next to a tab is a value's leading or trailing space, two tabs an empty one.
+    Such a string is non-empty, printable, has no "&" but before a space (any other might start
+    an entity) and no double, leading or trailing space. A tab joins the values: printable
+    strings hold none, so a space or tab next to a tab is a value's leading or trailing space,
+    two tabs an empty one.
     """
     try:
         joined = "\t".join(values)
@@ -116,7 +117,8 @@ def _all_clean(values: list[Any] | tuple[Any, ...]) -> bool:
     return (
         joined.count("\t") == len(values) - 1  # no value holds a tab
         and joined.replace("\t", "").isprintable()
-        and "&" not in joined
+        # Every "&" followed by a space in its own value (the tab ends a value): no entity.
+        and joined.count("&") == joined.count("& ")
         and "  " not in joined
         and " \t" not in joined
         and "\t " not in joined

@@ -313,8 +313,20 @@ def test_clean_text_matches_the_plain_code(seed: int) -> None:
 # Values of the lists clean_texts reads: clean ones (URLs, bullets) and each way one can differ.
 _LIST_VALUES: tuple[Any, ...] = (
     *("https://m.media-amazon.com/images/I/5ArwduhqgHL._AC_SL1500_.jpg", "Safe: non-toxic ABS."),
-    *("a", "é位€ x", "x", "a b", "", " ", "  ", " a", "a ", "a  b", "a\tb", "\t", "a\t", "a\nb"),
-    *("a & b", "a &amp; b", "&", "a\u00a0b", "a\u200bb", "\x00", "a\u3000b", "<b>a</b>"),
+    *("a", "Toys & Games", "x", "a b", "", " ", "  ", " a", "a ", "a  b", "a\tb", "\t", "a\t"),
+    *(
+        "a\nb",
+        "é位€ x",
+        "a &amp; b",
+        "&",
+        "a &",
+        "& b &amp;",
+        "a\u00a0b",
+        "a\u200bb",
+        "\x00",
+        "a\u3000b",
+        "<b>a</b>",
+    ),
     *(None, 3, 1.5, True, ["a"], {"a": 1}),
 )
 
