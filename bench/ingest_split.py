@@ -33,7 +33,7 @@ from services.core.db import create_engine, create_sessionmaker
 from services.core.embedded import free_port, wait_for_port
 from services.core.settings import Settings
 from services.product.apify.adapters import adapter_for
-from services.product.apify.client import ApifyConnector, decode_items
+from services.product.apify.client import ApifyConnector
 from services.product.crawl import ProductLookup, parse_page
 from services.product.marketplaces import Marketplace, product_url
 from services.product.repository.snapshots import (
@@ -130,7 +130,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         items = 0
         for raw_page in pages:
             # CPU-only stages: best of REPEATS, since other processes share the cores.
-            page, took = _best(partial(decode_items, raw_page))
+            page, took = _best(partial(adapter.decode_page, raw_page))
             decode_s += took
             (parsed, _), took = _best(partial(parse_page, adapter, lookup, page, actor, run_id))
             parse_s += took
@@ -142,7 +142,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             items += len(page)
         await engine.dispose()
         if args.profile:
-            _profile_parse(adapter, lookup, actor, [decode_items(p) for p in pages])
+            _profile_parse(adapter, lookup, actor, [adapter.decode_page(p) for p in pages])
         written = await conn.fetchval(
             "SELECT count(*) FROM snapshots WHERE crawl_run_id = $1", run_id
         )
@@ -228,7 +228,7 @@ def report(r: dict[str, Any]) -> str:
     rows = [
         (
             "decode",
-            f"decode_items: {us(r['decode_s'])}",
+            f"decode_page: {us(r['decode_s'])}",
             f"{r['decoder']}: {us(r['fdecode_s'])}",
             ratio(r["decode_s"], r["fdecode_s"]),
         ),

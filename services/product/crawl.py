@@ -8,7 +8,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -139,7 +139,9 @@ class ProductLookup:
 
     def find(self, item: ParsedItem) -> int | None:
         if item.marketplace is not None:
-            found = self.by_key.get((item.marketplace.value, item.asin))
+            # A StrEnum member hashes and compares as its value: no ``.value`` (a Python-level
+            # descriptor) per item.
+            found = self.by_key.get((item.marketplace, item.asin))
             if found is not None:
                 return found
         return self.by_asin.get(item.asin)
@@ -148,7 +150,7 @@ class ProductLookup:
 def parse_page(
     adapter: ActorAdapter,
     lookup: ProductLookup,
-    page: Sequence[Mapping[str, Any]],
+    page: Sequence[Any],
     actor: str,
     run_id: uuid.UUID,
 ) -> tuple[list[tuple[int, ParsedItem]], int]:
@@ -168,8 +170,8 @@ def parse_page(
             continue
         parsed.append((pid, item))
     # Once per status and page: a labelled counter costs a lookup and a lock each time.
-    for status, count in Counter(item.status.value for _, item in parsed).items():
-        CRAWL_ITEMS.labels(actor, status).inc(count)
+    for status, count in Counter(item.status for _, item in parsed).items():
+        CRAWL_ITEMS.labels(actor, status.value).inc(count)
     return parsed, unattributed
 
 
@@ -326,7 +328,8 @@ class CrawlBatchRunner:
                     # Apify should have timed it out by now: stop the bill, keep what it pushed.
                     info = await self.apify.abort(info.run_id)
                 lookup = ProductLookup(identities)
-                async for offset, page in self.apify.pages(info.dataset_id, batch.start_offset):
+                pages = self.apify.pages(info.dataset_id, batch.start_offset, adapter.decode_page)
+                async for offset, page in pages:
                     lease.check()
                     await self._ingest_page(
                         run_id, batch.captured_at, batch.actor, adapter, lookup, page, offset
@@ -482,7 +485,7 @@ class CrawlBatchRunner:
         actor: str,
         adapter: ActorAdapter,
         lookup: ProductLookup,
-        page: list[dict[str, object]],
+        page: list[Any],
         offset: int,
     ) -> None:
         parsed, unattributed = parse_page(adapter, lookup, page, actor, run_id)

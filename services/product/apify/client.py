@@ -56,7 +56,7 @@ def _run_info(run: Any) -> RunInfo:
 
 @dataclass(frozen=True, slots=True)
 class DatasetPage:
-    items: list[dict[str, Any]]
+    items: list[Any]
     total: int
     offset: int
     limit: int
@@ -165,12 +165,16 @@ class ApifyConnector:
         return _run_info(run)
 
     async def pages(
-        self, dataset_id: str, start_offset: int = 0
-    ) -> AsyncIterator[tuple[int, list[dict[str, Any]]]]:
-        """Yield (offset, items) one page at a time, so memory stays flat whatever the batch."""
+        self,
+        dataset_id: str,
+        start_offset: int = 0,
+        decode: Callable[[bytes], list[Any]] = decode_items,
+    ) -> AsyncIterator[tuple[int, list[Any]]]:
+        """Yield (offset, items) one page at a time, so memory stays flat whatever the batch;
+        ``decode`` reads a page's body (an actor adapter's ``decode_page``)."""
         offset = start_offset
         while True:
-            page = await self._dataset_page(dataset_id, offset)
+            page = await self._dataset_page(dataset_id, offset, decode)
             if page.items:
                 yield offset, page.items
             # Follow the API's own offset/total: with clean=true a page skips empty and hidden
@@ -182,7 +186,9 @@ class ApifyConnector:
             if offset >= page.total or page.total == 0:
                 return
 
-    async def _dataset_page(self, dataset_id: str, offset: int) -> DatasetPage:
+    async def _dataset_page(
+        self, dataset_id: str, offset: int, decode: Callable[[bytes], list[Any]] = decode_items
+    ) -> DatasetPage:
         """One page of items, as ``list_items`` would return it, decoded by msgspec.
 
         ``list_items`` leaves the decoding to the HTTP client (impit); msgspec does it in about
@@ -201,7 +207,7 @@ class ApifyConnector:
         except Exception as exc:  # the body cut off mid-read: the network, not the request
             raise TransientError(f"Apify {action} failed: {type(exc).__name__}") from exc
         try:
-            items = decode_items(body)
+            items = decode(body)
         except msgspec.DecodeError as exc:  # as the client treats a body it cannot read
             raise TransientError(f"Apify {action} failed: {type(exc).__name__}") from exc
         return DatasetPage(

@@ -13,7 +13,6 @@ in what is read:
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import html
 import json
@@ -25,11 +24,13 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from services.product.apify.adapters import adapter_for
+from services.product.apify.adapters.axesso import AxessoItem
 from services.product.apify.item import BsrEntry, ParsedItem
-from services.product.apify.parsing import _BSR_PLAIN, clean_text, parse_bsr
+from services.product.apify.parsing import _BSR_PLAIN, clean_text, clean_texts, parse_bsr
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "apify"
 EXPECTED = FIXTURES / "parsed_expected.json"
@@ -136,6 +137,9 @@ def _plain(value: Any) -> Any:
         return str(value)
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, msgspec.Struct):
+        # What dataclasses.asdict gave while these were dataclasses: every field, in order.
+        return {f: _plain(getattr(value, f)) for f in value.__struct_fields__}
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -145,7 +149,7 @@ def _plain(value: Any) -> Any:
 
 def as_plain(item: ParsedItem | None) -> Any:
     """A parsed item as JSON data; every Decimal keeps its exact digits."""
-    return None if item is None else _plain(dataclasses.asdict(item))
+    return None if item is None else _plain(item)
 
 
 def parse_all() -> list[Any]:
@@ -177,6 +181,36 @@ def test_every_item_parses_as_before() -> None:
         f"{len(differing)} items parse differently, first #{differing[0]}: "
         f"{items[differing[0]]!r} now gives {results[differing[0]]!r}"
     )
+
+
+@pytest.mark.parametrize("actor", sorted(ACTORS))
+def test_a_decoded_page_parses_as_its_items_read_as_json_objects(actor: str) -> None:
+    """``decode_page`` (axesso: straight into the fields read) gives the parse of each item that
+    the item decoded as a plain JSON object gives, for every corpus item of the actor."""
+    adapter = adapter_for(ACTORS[actor])
+    items = [item for key, item in corpus() if key == actor]
+    page = adapter.decode_page(json.dumps(items).encode())
+    assert len(page) == len(items)
+    if actor == "axesso":  # the typed path was taken, not the fallback
+        assert all(type(item) is AxessoItem for item in page)
+    decoded = [as_plain(adapter.parse(item)) for item in page]
+    assert decoded == [as_plain(adapter.parse(item)) for item in items]
+
+
+def test_a_page_with_other_json_than_objects_is_read_as_before() -> None:
+    """A page the typed decoder cannot take (an element that is no object, a single item) is
+    decoded as any actor's page: nothing is dropped."""
+    adapter = adapter_for(ACTORS["axesso"])
+    item = json.loads((FIXTURES / "axesso_product_details_B0D2XRXNGY.json").read_text())[0]
+    page = adapter.decode_page(json.dumps([item, "stray", None, [1]]).encode())
+    assert page == [item, "stray", None, [1]]
+    assert as_plain(adapter.parse(page[0])) == as_plain(adapter.parse(item))
+    with pytest.raises(AttributeError):  # as before: parse_page counts it as unattributed
+        adapter.parse(page[1])
+    (single,) = adapter.decode_page(json.dumps(item).encode())
+    assert as_plain(adapter.parse(single)) == as_plain(adapter.parse(item))
+    with pytest.raises(ValueError, match="not a list"):
+        adapter.decode_page(b"12")
 
 
 if __name__ == "__main__":
@@ -274,6 +308,48 @@ def test_clean_text_matches_the_plain_code(seed: int) -> None:
     for text in _random_texts(seed, 10_000):
         assert clean_text(text) == plain_clean_text(text), repr(text)
         assert clean_text(text, strip_tags=True) == plain_clean_text(text, strip_tags=True)
+
+
+# Values of the lists clean_texts reads: clean ones (URLs, bullets) and each way one can differ.
+_LIST_VALUES: tuple[Any, ...] = (
+    *("https://m.media-amazon.com/images/I/5ArwduhqgHL._AC_SL1500_.jpg", "Safe: non-toxic ABS."),
+    *("a", "Toys & Games", "x", "a b", "", " ", "  ", " a", "a ", "a  b", "a\tb", "\t", "a\t"),
+    *(
+        "a\nb",
+        "é位€ x",
+        "a &amp; b",
+        "&",
+        "a &",
+        "& b &amp;",
+        "a\u00a0b",
+        "a\u200bb",
+        "\x00",
+        "a\u3000b",
+        "<b>a</b>",
+    ),
+    *(None, 3, 1.5, True, ["a"], {"a": 1}),
+)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_clean_texts_matches_cleaning_each_value(seed: int) -> None:
+    """The test of a whole list at once (``_all_clean``) takes a list as it is only when cleaning
+    each value would give the same."""
+    rng = random.Random(200 + seed)
+    clean = _LIST_VALUES[:5]
+    as_they_are = 0
+    for _ in range(20_000):
+        # Mostly clean lists, some with one or two values of any kind.
+        values = rng.choices(clean, k=rng.randint(0, 6))
+        for _ in range(rng.choice((0, 0, 1, 2))):
+            values.insert(rng.randint(0, len(values)), rng.choice(_LIST_VALUES))
+        for dedupe in (False, True):
+            each = [t for v in values if (t := clean_text(v))]
+            expected = tuple(dict.fromkeys(each)) if dedupe else tuple(each)
+            assert clean_texts(values, dedupe=dedupe) == expected, repr(values)
+            assert clean_texts(tuple(values), dedupe=dedupe) == expected, repr(values)
+        as_they_are += all(clean_text(v) == v for v in values)
+    assert 5_000 < as_they_are < 15_000
 
 
 @pytest.mark.parametrize("seed", range(2))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -23,8 +23,13 @@ class ActorAdapter(Protocol):
         """The actor's run input for a batch of canonical product URLs."""
         ...
 
-    def parse(self, item: Mapping[str, Any]) -> ParsedItem | None:
-        """The normalised item; None only when it cannot be attributed to an ASIN."""
+    def decode_page(self, body: bytes) -> list[Any]:
+        """A dataset page's items, in the form ``parse`` reads fastest."""
+        ...
+
+    def parse(self, item: Any) -> ParsedItem | None:
+        """The normalised item (one of ``decode_page``'s, or a mapping of the actor's JSON);
+        None only when it cannot be attributed to an ASIN."""
         ...
 
 
@@ -67,7 +72,7 @@ _CANONICAL_PREFIXES = {
 _CANONICAL_ASIN = re.compile(r"[A-Z0-9]{10}")
 
 
-def _canonical(url: str) -> tuple[str, Marketplace] | None:
+def canonical_of(url: str) -> tuple[str, Marketplace] | None:
     """(ASIN, marketplace) of a URL exactly as ``product_url`` writes it, else None."""
     cut = url.find("/dp/") + 4
     marketplace = _CANONICAL_PREFIXES.get(url[:cut]) if cut > 4 else None
@@ -79,7 +84,7 @@ def _canonical(url: str) -> tuple[str, Marketplace] | None:
 def marketplace_of(*urls: Any) -> Marketplace | None:
     """The marketplace of the first URL whose host is a supported Amazon storefront."""
     for url in urls:
-        if isinstance(url, str) and (canonical := _canonical(url)) is not None:
+        if isinstance(url, str) and (canonical := canonical_of(url)) is not None:
             return canonical[1]
         if isinstance(url, str) and url.strip():
             text = url.strip()
@@ -100,7 +105,7 @@ def asin_of(*candidates: Any) -> str | None:
     for candidate in candidates:
         if not isinstance(candidate, str):
             continue
-        canonical = _canonical(candidate)
+        canonical = canonical_of(candidate)
         if canonical is not None:
             return canonical[0]
         if not candidate.strip():

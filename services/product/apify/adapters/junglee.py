@@ -42,6 +42,7 @@ from services.product.apify.adapters.base import (
     marketplace_of,
     status_code_of,
 )
+from services.product.apify.client import decode_items
 from services.product.apify.item import BsrEntry, CrawlStatus, ListingContent, ParsedItem
 from services.product.apify.parsing import (
     Money,
@@ -71,6 +72,10 @@ class JungleeAdapter:
             "maxItemsPerStartUrl": 1,
             "proxyCountry": "AUTO_SELECT_PROXY_COUNTRY",
         }
+
+    def decode_page(self, body: bytes) -> list[Any]:
+        """A dataset page's items as mappings."""
+        return decode_items(body)
 
     def parse(self, item: Mapping[str, Any]) -> ParsedItem | None:
         """The normalised item; None when no field names an ASIN."""
