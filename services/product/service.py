@@ -13,15 +13,12 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from services.auth.service import AccountService
 from services.core.errors import Conflict, FieldError, InvalidInput, NotFound, QuotaExceeded
-from services.core.jobs import Queue
 from services.core.pagination import SortOrder
 from services.core.read_cache import ReadCache
 from services.core.settings import Settings
 from services.core.thresholds import Thresholds
 from services.core.uow import OnSession, UnitOfWork
-from services.product.asin import InvalidProductReference, parse_product_reference
 from services.product.cache import (
     detail_view,
     history_view,
@@ -31,7 +28,6 @@ from services.product.cache import (
 )
 from services.product.crawl import CrawlPlanner
 from services.product.history import HistoryService
-from services.product.jobs import ProductJob, first_crawls_job_id
 from services.product.marketplaces import Marketplace
 from services.product.models import CrawlTrigger, Product, TrackedProduct
 from services.product.read_models import latest_state, snapshot_json
@@ -78,6 +74,14 @@ from services.product.schemas import (
     TrackingRole,
     tracked_read,
 )
+from services.product.tracking import (
+    PlanQuota,
+    ask_first_crawl,
+    clean_tags,
+    lists_changed,
+    product_reference,
+    quota_exceeded,
+)
 from services.product.uploads import parse_bulk_upload
 
 logger = logging.getLogger(__name__)
@@ -119,13 +123,6 @@ def _state(row: Mapping[Any, Any], prefix: str = "") -> ProductState:
         currency=row[f"{prefix}currency"],
         deal=row[f"{prefix}deal"],
     )
-
-
-def _tags(tags: list[str]) -> list[str]:
-    cleaned = sorted({t.strip() for t in tags if t.strip()})
-    if any(len(t) > 50 for t in cleaned):
-        raise InvalidInput("A tag is too long", field_errors=[FieldError("tags", "50 chars max")])
-    return cleaned
 
 
 def _diff(newer: dict[str, Any], older: dict[str, Any] | None) -> dict[str, Any]:
@@ -173,52 +170,16 @@ class ProductService:
     snapshots = OnSession(SnapshotRepository)
     runs = OnSession(CrawlRunRepository)
     bulk = OnSession(FactsRepository)
-    accounts = OnSession(AccountService)
-
-    async def _reference(self, data: TrackedProductCreate) -> tuple[str, str]:
-        try:
-            ref = parse_product_reference(data.product, data.marketplace)
-        except InvalidProductReference as exc:
-            raise InvalidInput(str(exc), field_errors=[FieldError("product", str(exc))]) from exc
-        if ref.marketplace is None:
-            raise InvalidInput(
-                "A marketplace is needed with a bare ASIN",
-                field_errors=[FieldError("marketplace", "required when product is an ASIN")],
-            )
-        if data.marketplace is not None and data.marketplace != ref.marketplace:
-            raise InvalidInput(
-                "The URL belongs to another marketplace than the one given",
-                field_errors=[FieldError("marketplace", f"the URL is on {ref.marketplace.value}")],
-            )
-        return ref.marketplace.value, ref.asin
-
-    async def _quota(self, user: Seller) -> tuple[int, int]:
-        """(plan's maximum, active now), with the account row locked so concurrent track and
-        resume calls of one seller see each other's count."""
-        limits = await self.accounts.limits(user.id, lock=True)
-        return limits.max_tracked_products, await self.trackings.count_active_for_user(user.id)
+    quota = OnSession(PlanQuota)
 
     async def plan_usage(self, user: Seller) -> tuple[int, int]:
         """(the plan's tracked-product quota, active trackings now), without any lock."""
-        limits = await self.accounts.limits(user.id)
-        return limits.max_tracked_products, await self.trackings.count_active_for_user(user.id)
-
-    @staticmethod
-    def _quota_exceeded(maximum: int, active: int) -> QuotaExceeded:
-        return QuotaExceeded(
-            f"Your plan tracks at most {maximum} products ({active} tracked now)",
-            code="tracking_quota_exceeded",
-        )
-
-    async def _check_quota(self, user: Seller, adding: int = 1) -> None:
-        maximum, active = await self._quota(user)
-        if active + adding > maximum:
-            raise self._quota_exceeded(maximum, active)
+        return await self.quota.usage(user)
 
     async def track(self, user: Seller, data: TrackedProductCreate) -> TrackedProductRead:
         """Start tracking one product; 409 when already tracked, 403 past the plan's quota."""
-        marketplace, asin = await self._reference(data)
-        await self._check_quota(user)
+        marketplace, asin = product_reference(data.product, data.marketplace)
+        await self.quota.check(user)
         product = await self.products.get_or_create(marketplace, asin)
         if await self.trackings.get_for_user(user.id, product.id) is not None:
             raise Conflict("You already track this product", code="already_tracked")
@@ -226,7 +187,7 @@ class ProductService:
             user_id=user.id,
             product_id=product.id,
             alias=data.alias,
-            tags=_tags(data.tags),
+            tags=clean_tags(data.tags),
             role=data.role,
             frequency=data.frequency,
             thresholds=data.thresholds.model_dump(mode="json", exclude_defaults=True),
@@ -237,31 +198,10 @@ class ProductService:
         except IntegrityError as exc:  # the same seller tracked it concurrently
             raise Conflict("You already track this product", code="already_tracked") from exc
         await self.uow.session.refresh(tracking)
-        await self._lists_changed(user)
-        self._ask_first_crawl([product])
+        lists_changed(self.uow, self.cache, user.id)
+        ask_first_crawl(self.uow, self.settings, [product])
         latest = await latest_state(self.snapshots, self.cache, product.id)
         return tracked_read(tracking, product, latest, self.data_source)
-
-    def _ask_first_crawl(self, products: Sequence[Product]) -> None:
-        """A product nobody crawled yet is crawled within a minute, not at the next planning
-        tick: one planning pass per short window, run once the window closes (so after this
-        commit), batches every product tracked meanwhile by any seller."""
-        now = datetime.now(UTC)
-        if not any(
-            p.last_crawled_at is None
-            and (p.crawl_pending_until is None or p.crawl_pending_until < now)
-            for p in products
-        ):
-            return
-        window_s = self.settings.crawl.first_crawl_batch_s if self.settings else 5
-        window, into = divmod(now.timestamp(), window_s)
-        self.uow.jobs.enqueue(
-            ProductJob.PLAN_FIRST_CRAWLS,
-            queue=Queue.CRITICAL,
-            job_id=first_crawls_job_id(int(window)),
-            # Past the window's end: a product tracked late in the window is still in the pass.
-            defer_by_s=window_s - into + 0.5,
-        )
 
     async def track_upload(self, user: Seller, body: bytes, content_type: str) -> BulkTrackResult:
         """Track the lines of a JSON {"items": [...]} body or a CSV upload (100 at most)."""
@@ -277,7 +217,8 @@ class ProductService:
             label = str(raw.get("product")) if isinstance(raw, dict) else None
             try:
                 data = TrackedProductCreate.model_validate(raw)
-                wanted.append((number, label, data, await self._reference(data)))
+                ref = product_reference(data.product, data.marketplace)
+                wanted.append((number, label, data, ref))
             except ValidationError as exc:
                 reason = "; ".join(
                     f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors()
@@ -286,21 +227,21 @@ class ProductService:
             except InvalidInput as exc:
                 outcomes[number] = _line(number, label, BulkOutcome.INVALID, exc.message)
         if wanted:
-            maximum, active = await self._quota(user)
+            maximum, active = await self.quota.locked(user)
             products = await self.products.get_or_create_many([ref for *_, ref in wanted])
             tracked = await self.trackings.product_ids_for_user(user.id, [p.id for p in products])
             rows: list[dict[str, Any]] = []
             lines: dict[int, tuple[int, str | None]] = {}
             for (number, label, data, _), product in zip(wanted, products, strict=True):
                 if active + 1 > maximum:
-                    error = self._quota_exceeded(maximum, active)
+                    error = quota_exceeded(maximum, active)
                     outcomes[number] = _line(number, label, BulkOutcome.INVALID, error.message)
                     continue
                 if product.id in tracked:
                     outcomes[number] = _line(number, label, BulkOutcome.ALREADY_TRACKED)
                     continue
                 try:
-                    tags = _tags(data.tags)
+                    tags = clean_tags(data.tags)
                 except InvalidInput as exc:
                     outcomes[number] = _line(number, label, BulkOutcome.INVALID, exc.message)
                     continue
@@ -330,8 +271,8 @@ class ProductService:
                     else _line(number, label, BulkOutcome.ALREADY_TRACKED)
                 )
             if created:
-                await self._lists_changed(user)
-                self._ask_first_crawl([p for p in products if p.id in created])
+                lists_changed(self.uow, self.cache, user.id)
+                ask_first_crawl(self.uow, self.settings, [p for p in products if p.id in created])
         results = [outcomes[n] for n in sorted(outcomes)]
         return BulkTrackResult(
             tracked=sum(1 for r in results if r.result is BulkOutcome.TRACKED),
@@ -382,7 +323,7 @@ class ProductService:
         if data.alias is not None:
             tracking.alias = data.alias or None
         if data.tags is not None:
-            tracking.tags = _tags(data.tags)
+            tracking.tags = clean_tags(data.tags)
         if data.role is not None:
             tracking.role = data.role
         if data.frequency is not None:
@@ -390,7 +331,7 @@ class ProductService:
         if data.thresholds is not None:
             tracking.thresholds = data.thresholds.model_dump(mode="json", exclude_defaults=True)
         await self.uow.session.flush()
-        await self._lists_changed(user)
+        lists_changed(self.uow, self.cache, user.id)
         return await self.get(user, tracking_id)
 
     async def set_active(
@@ -399,20 +340,11 @@ class ProductService:
         """Stop tracking (history is kept) or resume it (within the plan's quota)."""
         tracking, _ = await self.own_tracking(user, tracking_id)
         if active and not tracking.is_active:
-            await self._check_quota(user)
+            await self.quota.check(user)
         tracking.is_active = active
         await self.uow.session.flush()
-        await self._lists_changed(user)
+        lists_changed(self.uow, self.cache, user.id)
         return await self.get(user, tracking_id)
-
-    async def _lists_changed(self, user: Seller) -> None:
-        # After the commit: a list read before it must not be cached under the new version.
-        key = list_version_key(user.id)
-
-        async def bump() -> None:
-            await self.cache.bump(key)
-
-        self.uow.after_commit.append(bump)
 
     async def _list_rows(
         self, user: Seller, filters: TrackedProductFilter
@@ -653,19 +585,13 @@ class ProductService:
     # For modules that look at several products at once (competitor groups, optimization) --
 
     def parse_reference(self, product: str, marketplace: str | None) -> tuple[str, str]:
-        """(marketplace, ASIN) of an ASIN or Amazon URL; a URL must match ``marketplace``."""
+        """(marketplace, ASIN) of an ASIN or Amazon URL."""
         try:
-            ref = parse_product_reference(
-                product, Marketplace(marketplace) if marketplace else None
-            )
-        except (InvalidProductReference, ValueError) as exc:
+            # An unknown marketplace code is a ValueError, reported like an unreadable product.
+            market = Marketplace(marketplace) if marketplace else None
+            return product_reference(product, market, url_must_match=False)
+        except ValueError as exc:
             raise InvalidInput(str(exc), field_errors=[FieldError("product", str(exc))]) from exc
-        if ref.marketplace is None:
-            raise InvalidInput(
-                "A marketplace is needed with a bare ASIN",
-                field_errors=[FieldError("marketplace", "required when product is an ASIN")],
-            )
-        return ref.marketplace.value, ref.asin
 
     async def tracking_summary(self, user: Seller, tracking_id: uuid.UUID) -> TrackedProductRead:
         """One of the seller's trackings; NotFound for another seller's or an unknown id."""
@@ -687,7 +613,7 @@ class ProductService:
         (403 with the limit, the count and what was asked)."""
         if adding <= 0:
             return
-        maximum, active = await self._quota(user)
+        maximum, active = await self.quota.locked(user)
         if active + adding > maximum:
             raise QuotaExceeded(
                 f"This needs {adding} more tracked product(s): your plan tracks at most "
