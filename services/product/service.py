@@ -22,20 +22,17 @@ from services.core.uow import OnSession, UnitOfWork
 from services.product.cache import (
     detail_view,
     history_view,
-    list_version_key,
     list_view,
-    state_key,
 )
 from services.product.crawl import CrawlPlanner
 from services.product.history import HistoryService
 from services.product.marketplaces import Marketplace
 from services.product.models import CrawlTrigger, Product, TrackedProduct
-from services.product.read_models import latest_state, snapshot_json
+from services.product.read_models import latest_state
 from services.product.refresh import RefreshService
 from services.product.repository import (
     CrawlRunRepository,
     FactsRepository,
-    PartitionManager,
     ProductRepository,
     SnapshotRepository,
     TrackingRepository,
@@ -44,8 +41,6 @@ from services.product.schemas import (
     BatchRefreshResult,
     BsrEntryRead,
     CrawlChanges,
-    CrawlCostSummary,
-    CrawlRunRead,
     FactPoint,
     HistoryMetric,
     HistoryRange,
@@ -401,47 +396,6 @@ class ProductService:
             raise RuntimeError("ProductService needs settings to refresh")
         service = RefreshService(self.uow, self.cache.redis, self.settings)
         return await service.request(user, product, force)
-
-    # Read models -------------------------------------------------------------------------
-
-    async def refresh_read_models(self, run_id: uuid.UUID) -> dict[str, int]:
-        """After an ingest: write the run's latest states into the cache and invalidate the
-        affected sellers' lists, in a fixed number of statements."""
-        run = await self.runs.get(run_id)
-        if run is None:
-            raise ValueError(f"crawl run {run_id} does not exist")
-        written = 0
-        for snapshot in await self.snapshots.latest_good_many(run.product_ids):
-            await self.cache.set(state_key(snapshot.product_id), snapshot_json(snapshot))
-            written += 1
-        users = await self.trackings.user_ids_for_products(run.product_ids)
-        keys = [list_version_key(u) for u in users]
-        await self.cache.bump(*keys)
-        return {"states": written, "lists_invalidated": len(keys)}
-
-    # Operators --------------------------------------------------------------------------
-
-    async def crawl_costs(self, days: int, limit: int) -> CrawlCostSummary:
-        """Actor runs of the last ``days`` with their totals: what crawling costs."""
-        totals = await self.runs.totals_since(datetime.now(UTC) - timedelta(days=days))
-        return CrawlCostSummary(
-            runs=totals.runs,
-            asins=totals.asins,
-            items=totals.items,
-            failed=totals.failed,
-            missing=totals.missing,
-            cost_usd=totals.cost_usd,
-            runs_list=[CrawlRunRead.model_validate(r) for r in await self.runs.recent(limit)],
-        )
-
-    async def maintain_partitions(
-        self, months_ahead: int, retention_days: int
-    ) -> dict[str, list[str] | int]:
-        """Create snapshot partitions ahead and drop those past the retention window."""
-        manager = PartitionManager(self.uow.session)
-        report = await manager.ensure_ahead(datetime.now(UTC).date(), months_ahead)
-        dropped = await manager.drop_older_than(retention_days)
-        return {"created": report.created, "moved_rows": report.moved_rows, "dropped": dropped}
 
     # The public API other modules use ----------------------------------------------------
 
