@@ -161,7 +161,9 @@ class ProductCatalog:
     # For modules that look at several products at once (competitor groups, optimization) --
 
     def parse_reference(self, product: str, marketplace: str | None) -> tuple[str, str]:
-        """(marketplace, ASIN) of an ASIN or Amazon URL."""
+        """(marketplace, ASIN) of an ASIN or Amazon URL; ``marketplace`` is the bare ASIN's. A
+        URL's own marketplace is returned even when it differs: the caller says what is wrong
+        (a competitor group names the member)."""
         try:
             # An unknown marketplace code is a ValueError, reported like an unreadable product.
             market = Marketplace(marketplace) if marketplace else None
