@@ -12,12 +12,12 @@ from services.core.uow import UnitOfWork
 from services.optimization.jobs import OptimizationJob
 from services.optimization.runner import OptimizationRunner
 from services.optimization.service import OptimizationService
-from services.product.service import ProductService
+from services.product.catalog import ProductCatalog
 from tasks.runtime import TaskContext, task
 
 
 def optimization_service(ctx: TaskContext, uow: UnitOfWork) -> OptimizationService:
-    products = ProductService(
+    products = ProductCatalog(
         uow,
         "simulator" if ctx.settings.apify.simulated else "apify",
         ReadCache(ctx.redis, ctx.settings.cache.ttl_s),

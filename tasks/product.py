@@ -16,7 +16,7 @@ from services.product.crawl import (
     resend_stalled_batches,
 )
 from services.product.jobs import ProductJob
-from services.product.service import ProductService
+from services.product.maintenance import ProductMaintenance
 from tasks.runtime import TaskContext, task
 
 
@@ -69,7 +69,7 @@ async def refresh_batch(ctx: TaskContext, run_id: str) -> dict[str, Any]:
 async def refresh_read_models(ctx: TaskContext, run_id: str) -> dict[str, Any]:
     """Write the new latest states into the cache and invalidate the affected sellers' lists."""
     async with ctx.unit_of_work() as uow:
-        service = ProductService(uow, cache=ReadCache(ctx.redis, ctx.settings.cache.ttl_s))
+        service = ProductMaintenance(uow, ReadCache(ctx.redis, ctx.settings.cache.ttl_s))
         return await service.refresh_read_models(uuid.UUID(run_id))
 
 
@@ -89,6 +89,6 @@ async def resend_stalled_crawls(ctx: TaskContext) -> dict[str, Any]:
 async def maintain_partitions(ctx: TaskContext) -> dict[str, Any]:
     """Create snapshot partitions ahead and drop those past the retention window."""
     async with ctx.unit_of_work() as uow:
-        return await ProductService(uow).maintain_partitions(
+        return await ProductMaintenance(uow).maintain_partitions(
             ctx.settings.crawl.partitions_ahead_months, ctx.settings.crawl.retention_days
         )

@@ -9,7 +9,6 @@ from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from gateway.controllers.product import provide_product_service
 from gateway.dependencies import requires_admin
 from gateway.pagination import Limit, Offset
 from services.auth.jobs import AuthJob
@@ -18,8 +17,8 @@ from services.auth.service import AuthService
 from services.core.jobs import Queue
 from services.core.pagination import Page
 from services.core.uow import UnitOfWork
+from services.product.costs import CrawlCostService
 from services.product.schemas import CrawlCostSummary
-from services.product.service import ProductService
 
 
 async def provide_plan_filter(limit: Limit = 50, offset: Offset = 0) -> PlanFilter:
@@ -27,11 +26,15 @@ async def provide_plan_filter(limit: Limit = 50, offset: Offset = 0) -> PlanFilt
     return PlanFilter(limit=limit, offset=offset)
 
 
+async def provide_crawl_cost_service(uow: NamedDependency[UnitOfWork]) -> CrawlCostService:
+    return CrawlCostService(uow.session)
+
+
 class AdminController(Controller):
     path = "/api/v1/admin"
     tags = ["admin"]
     guards = [requires_admin]
-    dependencies = {"product_service": Provide(provide_product_service)}
+    dependencies = {"crawl_cost_service": Provide(provide_crawl_cost_service)}
 
     @get("/plans", dependencies={"filters": Provide(provide_plan_filter)})
     async def list_plans(
@@ -61,12 +64,12 @@ class AdminController(Controller):
     @get("/crawl-runs")
     async def crawl_runs(
         self,
-        product_service: NamedDependency[ProductService],
+        crawl_cost_service: NamedDependency[CrawlCostService],
         days: Annotated[int, QueryParameter(ge=1, le=400)] = 7,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
     ) -> CrawlCostSummary:
         """Actor runs of the last days with their totals: what crawling costs."""
-        return await product_service.crawl_costs(days, limit)
+        return await crawl_cost_service.summary(days, limit)
 
     @post("/maintenance/purge-tokens", status_code=202)
     async def purge_tokens(self, uow: NamedDependency[UnitOfWork]) -> dict[str, str]:

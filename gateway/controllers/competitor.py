@@ -9,8 +9,8 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from gateway.controllers.product import provide_product_service
-from gateway.dependencies import CurrentUser, resources
+from gateway.controllers.product import data_source
+from gateway.dependencies import CurrentUser, read_cache, resources
 from gateway.pagination import Limit, Offset
 from services.competitor.schemas import (
     CompetitorGroupCreate,
@@ -28,15 +28,15 @@ from services.competitor.schemas import (
 from services.competitor.service import CompetitorService
 from services.core.pagination import Page
 from services.core.uow import UnitOfWork
-from services.product.service import ProductService
+from services.product.catalog import ProductCatalog
 
 
 async def provide_competitor_service(
-    state: State,
-    uow: NamedDependency[UnitOfWork],
-    product_service: NamedDependency[ProductService],
+    state: State, uow: NamedDependency[UnitOfWork]
 ) -> CompetitorService:
-    return CompetitorService(uow, product_service, resources(state).settings)
+    settings = resources(state).settings
+    products = ProductCatalog(uow, data_source(state), read_cache(state), settings=settings)
+    return CompetitorService(uow, products, settings)
 
 
 async def provide_group_filter(limit: Limit = 50, offset: Offset = 0) -> CompetitorGroupFilter:
@@ -52,10 +52,7 @@ async def provide_report_filter(limit: Limit = 50, offset: Offset = 0) -> Report
 class CompetitorGroupController(Controller):
     path = "/api/v1/competitor-groups"
     tags = ["competitor groups"]
-    dependencies = {
-        "product_service": Provide(provide_product_service),
-        "competitor_service": Provide(provide_competitor_service),
-    }
+    dependencies = {"competitor_service": Provide(provide_competitor_service)}
 
     @post("/", status_code=201)
     async def create_group(

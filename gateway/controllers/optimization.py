@@ -30,14 +30,14 @@ from services.optimization.schemas import (
     SuggestionRead,
 )
 from services.optimization.service import OptimizationService
-from services.product.service import ProductService
+from services.product.catalog import ProductCatalog
 
 
 async def provide_optimization_service(
     state: State, uow: NamedDependency[UnitOfWork]
 ) -> OptimizationService:
     settings = resources(state).settings
-    products = ProductService(uow, data_source(state), read_cache(state))
+    products = ProductCatalog(uow, data_source(state), read_cache(state))
     return OptimizationService(
         uow,
         settings.optimization,

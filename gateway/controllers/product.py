@@ -28,6 +28,7 @@ from services.alerts.service import alerts_version_key
 from services.core.pagination import Page, SortOrder
 from services.core.read_cache import CachedView
 from services.core.uow import UnitOfWork
+from services.product.bulk import BulkTrackService
 from services.product.cache import detail_view, history_view, list_view
 from services.product.schemas import (
     BulkTrackResult,
@@ -73,6 +74,12 @@ async def provide_product_service(
     )
 
 
+async def provide_bulk_track_service(
+    state: State, uow: NamedDependency[UnitOfWork]
+) -> BulkTrackService:
+    return BulkTrackService(uow, read_cache(state), settings=resources(state).settings)
+
+
 # The cached routes' views as the edge reads them (``READ_VIEW``), from the same definitions
 # the service answers from: when the edge reads a query differently from the route (a
 # repeated or malformed parameter), the keys differ and the service just looks up its own.
@@ -113,6 +120,7 @@ class ProductController(Controller):
     dependencies = {
         "uow": Provide(provide_signed_in_uow),
         "product_service": Provide(provide_product_service),
+        "bulk_track_service": Provide(provide_bulk_track_service),
     }
 
     @post("/", status_code=201)
@@ -130,10 +138,10 @@ class ProductController(Controller):
         self,
         request: Request[Any, Any, Any],
         current_user: NamedDependency[CurrentUser],
-        product_service: NamedDependency[ProductService],
+        bulk_track_service: NamedDependency[BulkTrackService],
     ) -> BulkTrackResult:
         """Track up to 100 products from a JSON {"items": [...]} body or a CSV upload."""
-        return await product_service.track_upload(
+        return await bulk_track_service.track_upload(
             current_user.user, await request.body(), request.headers.get("content-type", "")
         )
 

@@ -30,6 +30,7 @@ from services.core.jobs import Queue
 from services.core.metrics import ALERT_DELIVERIES
 from services.core.settings import AlertSettings, CrawlScheduleSettings, Settings
 from services.core.uow import UnitOfWork
+from services.product.catalog import ProductCatalog
 from services.product.schemas import ProductLabel
 from services.product.service import ProductService
 
@@ -139,7 +140,7 @@ class DeliveryRunner:
         self, uow: UnitOfWork, delivery: Delivery, channel: NotificationChannel
     ) -> Message:
         events = await AlertRepository(uow.session).events_by_ids(delivery.event_ids)
-        products = await ProductService(uow).labels({e.product_id for e in events})
+        products = await ProductCatalog(uow).labels({e.product_id for e in events})
         digest = None
         if delivery.kind == DeliveryKind.DIGEST:
             # Built when sent, so the brief is today's, for the period that was planned.

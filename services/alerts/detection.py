@@ -35,8 +35,8 @@ from services.core.read_cache import ReadCache
 from services.core.settings import Settings
 from services.core.thresholds import Rule
 from services.core.uow import UnitOfWork
+from services.product.catalog import ProductCatalog
 from services.product.schemas import ProductState, StateChange, TrackingFacts, TrackingRole
-from services.product.service import ProductService
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class ChangeDetector:
         self.settings = settings
         self.cache = cache or ReadCache(None, 0)
         self.alerts = AlertRepository(uow.session)
-        self.products = ProductService(uow)
+        self.products = ProductCatalog(uow)
 
     async def detect_run(self, run_id: uuid.UUID, now: datetime | None = None) -> DetectionResult:
         now = now or datetime.now(UTC)

@@ -34,7 +34,7 @@ from services.core.read_cache import ReadCache
 from services.core.settings import Settings
 from services.core.uow import UnitOfWork
 from services.llm import LlmResult, LlmService
-from services.product.service import ProductService
+from services.product.catalog import ProductCatalog
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class ReportRunner:
 
     def _services(self, uow: UnitOfWork) -> CompetitorService:
         source = "simulator" if self.settings.apify.simulated else "apify"
-        products = ProductService(uow, source, ReadCache(self.redis, self.settings.cache.ttl_s))
+        products = ProductCatalog(uow, source, ReadCache(self.redis, self.settings.cache.ttl_s))
         return CompetitorService(uow, products, self.settings)
 
     def _again(self, uow: UnitOfWork, report: CompetitorReport) -> None:

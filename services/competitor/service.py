@@ -1,6 +1,6 @@
 """The competitor module's public API: groups, their comparison, and positioning reports.
 
-Product data is read only through ``ProductService`` (never its tables)."""
+Product data is read only through ``ProductCatalog`` (never its tables)."""
 
 from __future__ import annotations
 
@@ -40,8 +40,8 @@ from services.core.errors import FieldError, InvalidInput, NotFound
 from services.core.jobs import Queue
 from services.core.settings import Settings
 from services.core.uow import UnitOfWork
+from services.product.catalog import ProductCatalog
 from services.product.schemas import ProductFacts, Seller, TrackedProductRead, TrackingRole
-from services.product.service import ProductService
 
 
 def report_job_id(report_id: uuid.UUID, step: int) -> str:
@@ -146,7 +146,7 @@ def report_read(report: CompetitorReport) -> ReportRead:
 class CompetitorService:
     """Competitor groups of one seller; every id is checked against that seller."""
 
-    def __init__(self, uow: UnitOfWork, products: ProductService, settings: Settings) -> None:
+    def __init__(self, uow: UnitOfWork, products: ProductCatalog, settings: Settings) -> None:
         self.uow = uow
         self.products = products
         self.settings = settings

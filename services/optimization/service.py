@@ -1,6 +1,6 @@
 """The optimization module's service: listing score, suggestion runs, decisions, experiments.
 
-Reads the product module only through ``ProductService``; every id is checked against the seller.
+Reads the product module only through ``ProductCatalog``; every id is checked against the seller.
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ from services.optimization.score import (
     score_listing,
     title_limit,
 )
+from services.product.catalog import ProductCatalog
 from services.product.schemas import ProductFacts
-from services.product.service import ProductService
 
 if TYPE_CHECKING:  # the OpenAI layer is loaded by jobs only, never by the gateway
     from services.llm import LlmResult
@@ -192,7 +192,7 @@ class OptimizationService:
         self,
         uow: UnitOfWork,
         settings: OptimizationSettings,
-        products: ProductService,
+        products: ProductCatalog,
         *,
         llm_configured: bool = False,
         competitors: CompetitorService | None = None,

@@ -1,4 +1,5 @@
-"""What crawling costs: the crawl-run records summed per day and split per product."""
+"""What crawling costs: the crawl-run records listed with their totals, summed per day and split
+per product."""
 
 from __future__ import annotations
 
@@ -7,8 +8,14 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.product.repository import CrawlCostRepository
-from services.product.schemas import CrawlCostBreakdown, CrawlCostDay, CrawlCostProduct
+from services.product.repository import CrawlCostRepository, CrawlRunRepository
+from services.product.schemas import (
+    CrawlCostBreakdown,
+    CrawlCostDay,
+    CrawlCostProduct,
+    CrawlCostSummary,
+    CrawlRunRead,
+)
 
 _CENT = Decimal("0.0001")
 
@@ -18,6 +25,20 @@ class CrawlCostService:
 
     def __init__(self, session: AsyncSession) -> None:
         self.repository = CrawlCostRepository(session)
+        self.runs = CrawlRunRepository(session)
+
+    async def summary(self, days: int, limit: int) -> CrawlCostSummary:
+        """Actor runs of the last ``days`` with their totals: what crawling costs."""
+        totals = await self.runs.totals_since(datetime.now(UTC) - timedelta(days=days))
+        return CrawlCostSummary(
+            runs=totals.runs,
+            asins=totals.asins,
+            items=totals.items,
+            failed=totals.failed,
+            missing=totals.missing,
+            cost_usd=totals.cost_usd,
+            runs_list=[CrawlRunRead.model_validate(r) for r in await self.runs.recent(limit)],
+        )
 
     async def breakdown(self, days: int, top_products: int = 100) -> CrawlCostBreakdown:
         """Cost per UTC day and per product over the last days, with a 30-day projection."""

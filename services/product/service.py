@@ -1,86 +1,57 @@
-"""Tracking products: the seller's side of the shared catalogue."""
+"""A seller's tracked products: start, change, stop and resume tracking, and read them (list,
+detail, history, CSV, listing versions), always scoped to that seller; and an on-demand refresh.
+
+Bulk tracking is in ``bulk``, what other modules ask of products in ``catalog``, and the workers'
+upkeep in ``maintenance``."""
 
 from __future__ import annotations
 
 import json
-import logging
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from services.auth.service import AccountService
-from services.core.errors import Conflict, FieldError, InvalidInput, NotFound, QuotaExceeded
-from services.core.jobs import Queue
+from services.core.errors import Conflict, NotFound
 from services.core.pagination import SortOrder
 from services.core.read_cache import ReadCache
 from services.core.settings import Settings
 from services.core.thresholds import Thresholds
 from services.core.uow import OnSession, UnitOfWork
-from services.product.asin import InvalidProductReference, parse_product_reference
-from services.product.cache import (
-    detail_view,
-    history_view,
-    list_version_key,
-    list_view,
-    state_key,
-)
-from services.product.crawl import CrawlPlanner
+from services.product.cache import detail_view, history_view, list_view
 from services.product.history import HistoryService
-from services.product.jobs import ProductJob, first_crawls_job_id
-from services.product.marketplaces import Marketplace
-from services.product.models import CrawlTrigger, Product, TrackedProduct
-from services.product.read_models import latest_state, snapshot_json
+from services.product.models import Product, TrackedProduct
+from services.product.read_models import latest_state
 from services.product.refresh import RefreshService
-from services.product.repository import (
-    CrawlRunRepository,
-    FactsRepository,
-    PartitionManager,
-    ProductRepository,
-    SnapshotRepository,
-    TrackingRepository,
-)
+from services.product.repository import ProductRepository, SnapshotRepository, TrackingRepository
 from services.product.schemas import (
-    BatchRefreshResult,
     BsrEntryRead,
-    BulkLineResult,
-    BulkOutcome,
-    BulkTrackResult,
-    CrawlChanges,
-    CrawlCostSummary,
-    CrawlRunRead,
-    FactPoint,
     HistoryMetric,
     HistoryRange,
     HistoryRead,
     ListingRead,
     ListingVersionFilter,
     ListingVersionRead,
-    OwnPrice,
-    ProductFacts,
-    ProductLabel,
-    ProductState,
     RefreshAccepted,
     Seller,
-    SnapshotRead,
-    StateChange,
     TrackedProductCreate,
     TrackedProductDetail,
     TrackedProductFilter,
     TrackedProductRead,
     TrackedProductRow,
     TrackedProductUpdate,
-    TrackingFacts,
-    TrackingRole,
     tracked_read,
 )
-from services.product.uploads import parse_bulk_upload
-
-logger = logging.getLogger(__name__)
+from services.product.tracking import (
+    PlanQuota,
+    ask_first_crawl,
+    clean_tags,
+    lists_changed,
+    product_reference,
+)
 
 
 class RecentAlerts(Protocol):
@@ -94,38 +65,6 @@ class RecentAlerts(Protocol):
     def version_key(self, user_id: uuid.UUID) -> str:
         """The cache key whose token changes with this seller's alerts."""
         ...
-
-
-def thresholds_of(tracking: TrackedProduct) -> Thresholds:
-    try:
-        return Thresholds.model_validate(tracking.thresholds or {})
-    except ValidationError:  # stored before a stricter version: fall back to the defaults
-        logger.warning("invalid stored thresholds", extra={"tracking": str(tracking.id)})
-        return Thresholds()
-
-
-def _state(row: Mapping[Any, Any], prefix: str = "") -> ProductState:
-    return ProductState(
-        price=row[f"{prefix}price"],
-        buybox_price=row[f"{prefix}buybox_price"],
-        buybox_seller=row[f"{prefix}buybox_seller"],
-        in_stock=row[f"{prefix}in_stock"],
-        rating=row[f"{prefix}rating"],
-        review_count=row[f"{prefix}review_count"],
-        bsr=row[f"{prefix}bsr"] or [],
-        title=row[f"{prefix}title"],
-        bullets=row[f"{prefix}bullets"] or [],
-        images=row[f"{prefix}images"] or [],
-        currency=row[f"{prefix}currency"],
-        deal=row[f"{prefix}deal"],
-    )
-
-
-def _tags(tags: list[str]) -> list[str]:
-    cleaned = sorted({t.strip() for t in tags if t.strip()})
-    if any(len(t) > 50 for t in cleaned):
-        raise InvalidInput("A tag is too long", field_errors=[FieldError("tags", "50 chars max")])
-    return cleaned
 
 
 def _diff(newer: dict[str, Any], older: dict[str, Any] | None) -> dict[str, Any]:
@@ -148,8 +87,7 @@ def _diff(newer: dict[str, Any], older: dict[str, Any] | None) -> dict[str, Any]
 
 
 class ProductService:
-    """Track products and read their state, always scoped to one seller; and the product
-    module's public API to the other modules (crawl changes, trackings, labels)."""
+    """Track products and read their state, always scoped to one seller."""
 
     def __init__(
         self,
@@ -171,54 +109,16 @@ class ProductService:
     products = OnSession(ProductRepository)
     trackings = OnSession(TrackingRepository)
     snapshots = OnSession(SnapshotRepository)
-    runs = OnSession(CrawlRunRepository)
-    bulk = OnSession(FactsRepository)
-    accounts = OnSession(AccountService)
-
-    async def _reference(self, data: TrackedProductCreate) -> tuple[str, str]:
-        try:
-            ref = parse_product_reference(data.product, data.marketplace)
-        except InvalidProductReference as exc:
-            raise InvalidInput(str(exc), field_errors=[FieldError("product", str(exc))]) from exc
-        if ref.marketplace is None:
-            raise InvalidInput(
-                "A marketplace is needed with a bare ASIN",
-                field_errors=[FieldError("marketplace", "required when product is an ASIN")],
-            )
-        if data.marketplace is not None and data.marketplace != ref.marketplace:
-            raise InvalidInput(
-                "The URL belongs to another marketplace than the one given",
-                field_errors=[FieldError("marketplace", f"the URL is on {ref.marketplace.value}")],
-            )
-        return ref.marketplace.value, ref.asin
-
-    async def _quota(self, user: Seller) -> tuple[int, int]:
-        """(plan's maximum, active now), with the account row locked so concurrent track and
-        resume calls of one seller see each other's count."""
-        limits = await self.accounts.limits(user.id, lock=True)
-        return limits.max_tracked_products, await self.trackings.count_active_for_user(user.id)
+    quota = OnSession(PlanQuota)
 
     async def plan_usage(self, user: Seller) -> tuple[int, int]:
         """(the plan's tracked-product quota, active trackings now), without any lock."""
-        limits = await self.accounts.limits(user.id)
-        return limits.max_tracked_products, await self.trackings.count_active_for_user(user.id)
-
-    @staticmethod
-    def _quota_exceeded(maximum: int, active: int) -> QuotaExceeded:
-        return QuotaExceeded(
-            f"Your plan tracks at most {maximum} products ({active} tracked now)",
-            code="tracking_quota_exceeded",
-        )
-
-    async def _check_quota(self, user: Seller, adding: int = 1) -> None:
-        maximum, active = await self._quota(user)
-        if active + adding > maximum:
-            raise self._quota_exceeded(maximum, active)
+        return await self.quota.usage(user)
 
     async def track(self, user: Seller, data: TrackedProductCreate) -> TrackedProductRead:
         """Start tracking one product; 409 when already tracked, 403 past the plan's quota."""
-        marketplace, asin = await self._reference(data)
-        await self._check_quota(user)
+        marketplace, asin = product_reference(data.product, data.marketplace)
+        await self.quota.check(user)
         product = await self.products.get_or_create(marketplace, asin)
         if await self.trackings.get_for_user(user.id, product.id) is not None:
             raise Conflict("You already track this product", code="already_tracked")
@@ -226,7 +126,7 @@ class ProductService:
             user_id=user.id,
             product_id=product.id,
             alias=data.alias,
-            tags=_tags(data.tags),
+            tags=clean_tags(data.tags),
             role=data.role,
             frequency=data.frequency,
             thresholds=data.thresholds.model_dump(mode="json", exclude_defaults=True),
@@ -237,108 +137,10 @@ class ProductService:
         except IntegrityError as exc:  # the same seller tracked it concurrently
             raise Conflict("You already track this product", code="already_tracked") from exc
         await self.uow.session.refresh(tracking)
-        await self._lists_changed(user)
-        self._ask_first_crawl([product])
+        lists_changed(self.uow, self.cache, user.id)
+        ask_first_crawl(self.uow, self.settings, [product])
         latest = await latest_state(self.snapshots, self.cache, product.id)
         return tracked_read(tracking, product, latest, self.data_source)
-
-    def _ask_first_crawl(self, products: Sequence[Product]) -> None:
-        """A product nobody crawled yet is crawled within a minute, not at the next planning
-        tick: one planning pass per short window, run once the window closes (so after this
-        commit), batches every product tracked meanwhile by any seller."""
-        now = datetime.now(UTC)
-        if not any(
-            p.last_crawled_at is None
-            and (p.crawl_pending_until is None or p.crawl_pending_until < now)
-            for p in products
-        ):
-            return
-        window_s = self.settings.crawl.first_crawl_batch_s if self.settings else 5
-        window, into = divmod(now.timestamp(), window_s)
-        self.uow.jobs.enqueue(
-            ProductJob.PLAN_FIRST_CRAWLS,
-            queue=Queue.CRITICAL,
-            job_id=first_crawls_job_id(int(window)),
-            # Past the window's end: a product tracked late in the window is still in the pass.
-            defer_by_s=window_s - into + 0.5,
-        )
-
-    async def track_upload(self, user: Seller, body: bytes, content_type: str) -> BulkTrackResult:
-        """Track the lines of a JSON {"items": [...]} body or a CSV upload (100 at most)."""
-        return await self.track_many(user, parse_bulk_upload(body, content_type))
-
-    async def track_many(self, user: Seller, items: list[Any]) -> BulkTrackResult:
-        """Each line on its own: tracked, already tracked, or invalid + why. The lines are
-        checked in order exactly as one ``track`` call each would be (reference, quota, already
-        tracked, tags), but written with a fixed number of statements."""
-        outcomes: dict[int, BulkLineResult] = {}
-        wanted: list[tuple[int, str | None, TrackedProductCreate, tuple[str, str]]] = []
-        for number, raw in enumerate(items, start=1):
-            label = str(raw.get("product")) if isinstance(raw, dict) else None
-            try:
-                data = TrackedProductCreate.model_validate(raw)
-                wanted.append((number, label, data, await self._reference(data)))
-            except ValidationError as exc:
-                reason = "; ".join(
-                    f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors()
-                )
-                outcomes[number] = _line(number, label, BulkOutcome.INVALID, reason)
-            except InvalidInput as exc:
-                outcomes[number] = _line(number, label, BulkOutcome.INVALID, exc.message)
-        if wanted:
-            maximum, active = await self._quota(user)
-            products = await self.products.get_or_create_many([ref for *_, ref in wanted])
-            tracked = await self.trackings.product_ids_for_user(user.id, [p.id for p in products])
-            rows: list[dict[str, Any]] = []
-            lines: dict[int, tuple[int, str | None]] = {}
-            for (number, label, data, _), product in zip(wanted, products, strict=True):
-                if active + 1 > maximum:
-                    error = self._quota_exceeded(maximum, active)
-                    outcomes[number] = _line(number, label, BulkOutcome.INVALID, error.message)
-                    continue
-                if product.id in tracked:
-                    outcomes[number] = _line(number, label, BulkOutcome.ALREADY_TRACKED)
-                    continue
-                try:
-                    tags = _tags(data.tags)
-                except InvalidInput as exc:
-                    outcomes[number] = _line(number, label, BulkOutcome.INVALID, exc.message)
-                    continue
-                tracked.add(product.id)
-                active += 1
-                lines[product.id] = (number, label)
-                rows.append(
-                    {
-                        "user_id": user.id,
-                        "product_id": product.id,
-                        "alias": data.alias,
-                        "tags": tags,
-                        "role": data.role,
-                        "frequency": data.frequency,
-                        "thresholds": data.thresholds.model_dump(
-                            mode="json", exclude_defaults=True
-                        ),
-                    }
-                )
-            created = await self.trackings.add_many(rows)
-            for product_id, (number, label) in lines.items():
-                tracking_id = created.get(product_id)
-                outcomes[number] = (
-                    _line(number, label, BulkOutcome.TRACKED, tracking_id=tracking_id)
-                    if tracking_id is not None
-                    # tracked by a concurrent request of the same seller meanwhile
-                    else _line(number, label, BulkOutcome.ALREADY_TRACKED)
-                )
-            if created:
-                await self._lists_changed(user)
-                self._ask_first_crawl([p for p in products if p.id in created])
-        results = [outcomes[n] for n in sorted(outcomes)]
-        return BulkTrackResult(
-            tracked=sum(1 for r in results if r.result is BulkOutcome.TRACKED),
-            already_tracked=sum(1 for r in results if r.result is BulkOutcome.ALREADY_TRACKED),
-            invalid=sum(1 for r in results if r.result is BulkOutcome.INVALID),
-            lines=results,
-        )
 
     async def own_tracking(
         self, user: Seller, tracking_id: uuid.UUID
@@ -382,7 +184,7 @@ class ProductService:
         if data.alias is not None:
             tracking.alias = data.alias or None
         if data.tags is not None:
-            tracking.tags = _tags(data.tags)
+            tracking.tags = clean_tags(data.tags)
         if data.role is not None:
             tracking.role = data.role
         if data.frequency is not None:
@@ -390,7 +192,7 @@ class ProductService:
         if data.thresholds is not None:
             tracking.thresholds = data.thresholds.model_dump(mode="json", exclude_defaults=True)
         await self.uow.session.flush()
-        await self._lists_changed(user)
+        lists_changed(self.uow, self.cache, user.id)
         return await self.get(user, tracking_id)
 
     async def set_active(
@@ -399,20 +201,11 @@ class ProductService:
         """Stop tracking (history is kept) or resume it (within the plan's quota)."""
         tracking, _ = await self.own_tracking(user, tracking_id)
         if active and not tracking.is_active:
-            await self._check_quota(user)
+            await self.quota.check(user)
         tracking.is_active = active
         await self.uow.session.flush()
-        await self._lists_changed(user)
+        lists_changed(self.uow, self.cache, user.id)
         return await self.get(user, tracking_id)
-
-    async def _lists_changed(self, user: Seller) -> None:
-        # After the commit: a list read before it must not be cached under the new version.
-        key = list_version_key(user.id)
-
-        async def bump() -> None:
-            await self.cache.bump(key)
-
-        self.uow.after_commit.append(bump)
 
     async def _list_rows(
         self, user: Seller, filters: TrackedProductFilter
@@ -553,302 +346,6 @@ class ProductService:
         service = RefreshService(self.uow, self.cache.redis, self.settings)
         return await service.request(user, product, force)
 
-    # Read models -------------------------------------------------------------------------
-
-    async def refresh_read_models(self, run_id: uuid.UUID) -> dict[str, int]:
-        """After an ingest: write the run's latest states into the cache and invalidate the
-        affected sellers' lists, in a fixed number of statements."""
-        run = await self.runs.get(run_id)
-        if run is None:
-            raise ValueError(f"crawl run {run_id} does not exist")
-        written = 0
-        for snapshot in await self.snapshots.latest_good_many(run.product_ids):
-            await self.cache.set(state_key(snapshot.product_id), snapshot_json(snapshot))
-            written += 1
-        users = await self.trackings.user_ids_for_products(run.product_ids)
-        keys = [list_version_key(u) for u in users]
-        await self.cache.bump(*keys)
-        return {"states": written, "lists_invalidated": len(keys)}
-
-    # Operators --------------------------------------------------------------------------
-
-    async def crawl_costs(self, days: int, limit: int) -> CrawlCostSummary:
-        """Actor runs of the last ``days`` with their totals: what crawling costs."""
-        totals = await self.runs.totals_since(datetime.now(UTC) - timedelta(days=days))
-        return CrawlCostSummary(
-            runs=totals.runs,
-            asins=totals.asins,
-            items=totals.items,
-            failed=totals.failed,
-            missing=totals.missing,
-            cost_usd=totals.cost_usd,
-            runs_list=[CrawlRunRead.model_validate(r) for r in await self.runs.recent(limit)],
-        )
-
-    async def maintain_partitions(
-        self, months_ahead: int, retention_days: int
-    ) -> dict[str, list[str] | int]:
-        """Create snapshot partitions ahead and drop those past the retention window."""
-        manager = PartitionManager(self.uow.session)
-        report = await manager.ensure_ahead(datetime.now(UTC).date(), months_ahead)
-        dropped = await manager.drop_older_than(retention_days)
-        return {"created": report.created, "moved_rows": report.moved_rows, "dropped": dropped}
-
-    # The public API other modules use ----------------------------------------------------
-
-    async def crawl_changes(self, run_id: uuid.UUID) -> CrawlChanges:
-        """Each good snapshot of a crawl run beside the product's previous good state."""
-        run = await self.runs.get(run_id)
-        if run is None:
-            raise ValueError(f"crawl run {run_id} does not exist")
-        rows = await self.snapshots.state_pairs(run_id, run.captured_at)
-        return CrawlChanges(
-            run_id=run_id,
-            captured_at=run.captured_at,
-            changes=[
-                StateChange(
-                    product_id=row["product_id"],
-                    current=_state(row),
-                    previous=_state(row, "p_"),
-                    recent_bsr=row["recent_bsr"] or [],
-                )
-                for row in rows
-            ],
-        )
-
-    async def active_trackings(self, product_ids: Sequence[int]) -> list[TrackingFacts]:
-        """Every active tracking of these products, with its validated thresholds."""
-        return [
-            TrackingFacts(
-                id=t.id,
-                user_id=t.user_id,
-                product_id=t.product_id,
-                role=TrackingRole(t.role),
-                tags=tuple(t.tags or ()),
-                thresholds=thresholds_of(t),
-            )
-            for t in await self.trackings.active_for_products(product_ids)
-        ]
-
-    async def own_prices_by_tag(self, user_ids: Sequence[uuid.UUID]) -> list[OwnPrice]:
-        """The latest known price of each seller's own products, once per tag."""
-        return [
-            OwnPrice(
-                user_id=row["user_id"],
-                tag=row["tag"],
-                label=row["alias"] or row["asin"],
-                price=row["price"],
-            )
-            for row in await self.trackings.own_prices_by_tag(user_ids)
-            if row["price"] is not None
-        ]
-
-    async def labels(self, product_ids: Iterable[int]) -> dict[int, ProductLabel]:
-        """Marketplace and ASIN of each product, by id."""
-        return {
-            pid: ProductLabel(pid, marketplace, asin)
-            for pid, marketplace, asin in await self.products.identities(list(product_ids))
-        }
-
-    # For modules that look at several products at once (competitor groups, optimization) --
-
-    def parse_reference(self, product: str, marketplace: str | None) -> tuple[str, str]:
-        """(marketplace, ASIN) of an ASIN or Amazon URL; a URL must match ``marketplace``."""
-        try:
-            ref = parse_product_reference(
-                product, Marketplace(marketplace) if marketplace else None
-            )
-        except (InvalidProductReference, ValueError) as exc:
-            raise InvalidInput(str(exc), field_errors=[FieldError("product", str(exc))]) from exc
-        if ref.marketplace is None:
-            raise InvalidInput(
-                "A marketplace is needed with a bare ASIN",
-                field_errors=[FieldError("marketplace", "required when product is an ASIN")],
-            )
-        return ref.marketplace.value, ref.asin
-
-    async def tracking_summary(self, user: Seller, tracking_id: uuid.UUID) -> TrackedProductRead:
-        """One of the seller's trackings; NotFound for another seller's or an unknown id."""
-        tracking, product = await self.own_tracking(user, tracking_id)
-        latest = await latest_state(self.snapshots, self.cache, product.id)
-        return tracked_read(tracking, product, latest, self.data_source)
-
-    async def find_tracking(
-        self, user: Seller, marketplace: str, asin: str
-    ) -> TrackedProductRead | None:
-        product = await self.products.find(marketplace, asin)
-        tracking = await self.trackings.get_for_user(user.id, product.id) if product else None
-        if tracking is None or product is None:
-            return None
-        return tracked_read(tracking, product, None, self.data_source)
-
-    async def ensure_quota(self, user: Seller, adding: int) -> None:
-        """Refuse, before anything is written, ``adding`` new trackings past the plan's quota
-        (403 with the limit, the count and what was asked)."""
-        if adding <= 0:
-            return
-        maximum, active = await self._quota(user)
-        if active + adding > maximum:
-            raise QuotaExceeded(
-                f"This needs {adding} more tracked product(s): your plan tracks at most "
-                f"{maximum} and {active} are tracked now",
-                code="tracking_quota_exceeded",
-                extra={"quota": {"limit": maximum, "tracked": active, "requested": adding}},
-            )
-
-    async def track_or_get(
-        self, user: Seller, marketplace: str, asin: str, role: TrackingRole
-    ) -> tuple[TrackedProductRead, bool]:
-        """The seller's tracking of (marketplace, ASIN), created in ``role`` when absent (within
-        the quota); a stopped tracking is resumed. Returns (tracking, created)."""
-        existing = await self.find_tracking(user, marketplace, asin)
-        if existing is not None:
-            if not existing.is_active:
-                await self.set_active(user, existing.id, True)
-            return existing, False
-        created = await self.track(
-            user,
-            TrackedProductCreate(product=asin, marketplace=Marketplace(marketplace), role=role),
-        )
-        return created, True
-
-    async def facts(
-        self, user: Seller, tracking_ids: list[uuid.UUID]
-    ) -> dict[uuid.UUID, ProductFacts]:
-        """Latest good state, current listing and 30-day series of the seller's trackings (ids
-        of other sellers are absent from the answer)."""
-        return await self._facts(user.id, tracking_ids)
-
-    async def _facts(
-        self, user_id: uuid.UUID, tracking_ids: Sequence[uuid.UUID]
-    ) -> dict[uuid.UUID, ProductFacts]:
-        trackings = await self.bulk.trackings(user_id, tracking_ids)
-        pids = [r["product_id"] for r in trackings]
-        if not pids:
-            return {}
-        latest = {r["product_id"]: r for r in await self.bulk.latest_good(pids)}
-        listings = {r["product_id"]: r for r in await self.bulk.current_listings(pids)}
-        series: dict[int, list[FactPoint]] = {}
-        since = datetime.now(UTC) - timedelta(days=30)
-        for r in await self.bulk.series_since(pids, since):
-            series.setdefault(r["product_id"], []).append(
-                FactPoint(
-                    t=r["captured_at"],
-                    price=r["price"],
-                    rating=r["rating"],
-                    review_count=r["review_count"],
-                )
-            )
-        facts: dict[uuid.UUID, ProductFacts] = {}
-        for r in trackings:
-            pid = r["product_id"]
-            snap, listing = latest.get(pid), listings.get(pid)
-            facts[r["tracking_id"]] = ProductFacts(
-                tracked_product_id=r["tracking_id"],
-                product_id=pid,
-                marketplace=r["marketplace"],
-                asin=r["asin"],
-                alias=r["alias"],
-                role=r["role"],
-                is_active=r["is_active"],
-                last_status=r["last_status"],
-                last_good_at=r["last_good_at"],
-                last_crawled_at=r["last_crawled_at"],
-                crawl_pending=bool(r["crawl_pending"]),
-                latest=SnapshotRead.model_validate(
-                    {k: v for k, v in snap.items() if k != "product_id"}
-                )
-                if snap
-                else None,
-                listing=ListingRead.model_validate(
-                    {k: v for k, v in listing.items() if k != "product_id"}
-                )
-                if listing
-                else None,
-                series_30d=series.get(pid, []),
-            )
-        return facts
-
-    async def request_batch_refresh(
-        self, user: Seller, tracking_ids: list[uuid.UUID], settings: Settings, older_than_s: int
-    ) -> BatchRefreshResult:
-        """One batched crawl (on the refresh path) of those products whose last good data is
-        older than ``older_than_s``; products already being crawled are not asked twice."""
-        now = datetime.now(UTC)
-        rows = await self.bulk.trackings(user.id, tracking_ids)
-        cutoff = now - timedelta(seconds=older_than_s)
-        pending = sorted({r["product_id"] for r in rows if r["crawl_pending"]})
-        fresh = sorted(
-            {
-                r["product_id"]
-                for r in rows
-                if not r["crawl_pending"] and r["last_good_at"] and r["last_good_at"] >= cutoff
-            }
-        )
-        stale = sorted({r["product_id"] for r in rows} - set(pending) - set(fresh))
-        result = await CrawlPlanner(self.uow, settings).create_batches(
-            stale, now, trigger=CrawlTrigger.REFRESH
-        )
-        return BatchRefreshResult(
-            crawl_run_ids=result.runs,
-            queued_product_ids=stale,
-            already_pending_product_ids=pending,
-            fresh_product_ids=fresh,
-        )
-
-    async def product_facts(self, user_id: uuid.UUID, tracking_id: uuid.UUID) -> ProductFacts:
-        """Identity, current listing and latest good state of one of the seller's trackings."""
-        found = await self._facts(user_id, [tracking_id])
-        if tracking_id not in found:
-            raise NotFound("No such tracked product")
-        return found[tracking_id]
-
-    async def competitor_facts(
-        self,
-        user_id: uuid.UUID,
-        marketplace: str,
-        exclude_product_id: int,
-        limit: int = 10,
-        only: list[uuid.UUID] | None = None,
-    ) -> list[ProductFacts]:
-        """The seller's active competitor-role trackings in one marketplace (or just the
-        trackings in ``only``, e.g. a competitor group's members)."""
-        if only is not None:
-            ids = only[:limit]
-        else:
-            pairs = await self.trackings.list_active_with_role(
-                user_id, TrackingRole.COMPETITOR.value
-            )
-            ids = [
-                t.id
-                for t, p in pairs
-                if p.marketplace == marketplace and p.id != exclude_product_id
-            ][:limit]
-        found = await self._facts(user_id, ids)
-        return [found[i] for i in ids if i in found]
-
-    async def metric_rows(
-        self, user_id: uuid.UUID, tracking_id: uuid.UUID, start: datetime, end: datetime
-    ) -> list[dict[str, Any]]:
-        """Good snapshots of one of the seller's trackings in [start, end), oldest first, with
-        price, Buy Box, rating, reviews, stock and BSR: the raw material of daily series."""
-        tracking = await self.trackings.get_by_id_for_user(user_id, tracking_id)
-        if tracking is None:
-            raise NotFound("No such tracked product")
-        return [dict(r) for r in await self.bulk.metric_rows(tracking.product_id, start, end)]
-
-
-def _line(
-    number: int,
-    label: str | None,
-    result: BulkOutcome,
-    reason: str | None = None,
-    tracking_id: uuid.UUID | None = None,
-) -> BulkLineResult:
-    return BulkLineResult(
-        line=number, product=label, result=result, reason=reason, tracked_product_id=tracking_id
-    )
-
 
 def _row(r: Mapping[Any, Any]) -> TrackedProductRow:
     return TrackedProductRow(
@@ -880,5 +377,4 @@ __all__ = [
     "HistoryRange",
     "ProductService",
     "RecentAlerts",
-    "thresholds_of",
 ]

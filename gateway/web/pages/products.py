@@ -9,11 +9,12 @@ from typing import Annotated, Any, Literal
 
 from litestar import Controller, Response, get, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from pydantic import BaseModel, Field, ValidationError
 
+from gateway.controllers.product import provide_bulk_track_service
 from gateway.dependencies import resources
 from gateway.web.kit import (
     AnyRequest,
@@ -31,6 +32,7 @@ from services.alerts.service import AlertService
 from services.alerts.thresholds import Rule, Thresholds
 from services.core.errors import Conflict, InvalidInput, QuotaExceeded, Throttled
 from services.core.pagination import SortOrder
+from services.product.bulk import BulkTrackService
 from services.product.marketplaces import MARKETPLACES, Marketplace
 from services.product.models import Frequency, TrackingRole
 from services.product.refresh import RefreshService
@@ -143,7 +145,7 @@ def bulk_items(form: BulkForm, csv_text: str | None) -> list[dict[str, Any]]:
 class ProductPages(Controller):
     path = "/products"
     include_in_schema = False
-    dependencies = SERVICES
+    dependencies = {**SERVICES, "bulk_track_service": Provide(provide_bulk_track_service)}
 
     @get("/")
     async def list_products(
@@ -290,7 +292,7 @@ class ProductPages(Controller):
         self,
         request: AnyRequest,
         page_user: NamedDependency[PageUser],
-        product_service: NamedDependency[ProductService],
+        bulk_track_service: NamedDependency[BulkTrackService],
         alert_service: NamedDependency[AlertService],
     ) -> Template:
         """Track pasted lines or a CSV upload; each line's result is shown."""
@@ -339,7 +341,7 @@ class ProductPages(Controller):
                 bulk_values=form.values,
                 bulk_errors={"lines": exc.message},
             )
-        result: BulkTrackResult = await product_service.track_many(page_user.user, items)
+        result: BulkTrackResult = await bulk_track_service.track_many(page_user.user, items)
         return await self._add_page(
             request, page_user, alert_service, bulk_values=form.values, bulk_result=result
         )

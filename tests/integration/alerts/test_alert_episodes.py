@@ -20,8 +20,8 @@ from services.core.read_cache import ReadCache
 from services.core.settings import Settings
 from services.core.uow import UnitOfWork, unit_of_work
 from services.product.apify.item import BsrEntry, ParsedItem
+from services.product.maintenance import ProductMaintenance
 from services.product.models import Product
-from services.product.service import ProductService
 from tests.factories import alert_events, ingest, item, seed_tracked
 from tests.integration.conftest import AuthHeaders
 
@@ -54,7 +54,7 @@ async def after_ingest(
     try:
         if refresh:
             async with unit_of_work(sessionmaker, arq) as uow:
-                await ProductService(uow, cache=cache).refresh_read_models(run)
+                await ProductMaintenance(uow, cache).refresh_read_models(run)
         if detect:
             async with unit_of_work(sessionmaker, arq) as uow:
                 await ChangeDetector(uow, settings, cache).detect_run(run)

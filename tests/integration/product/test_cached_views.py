@@ -21,6 +21,7 @@ from services.core.jobs import create_arq_pool
 from services.core.read_cache import ReadCache
 from services.core.settings import Settings
 from services.core.uow import unit_of_work
+from services.product.maintenance import ProductMaintenance
 from services.product.models import Product, TrackedProduct
 from services.product.service import ProductService
 from tests.factories import ingest, item
@@ -58,7 +59,7 @@ async def crawl_finished(
     cache = ReadCache(arq, settings.cache.ttl_s)
     try:
         async with unit_of_work(sessionmaker, arq) as uow:
-            await ProductService(uow, cache=cache).refresh_read_models(run)
+            await ProductMaintenance(uow, cache).refresh_read_models(run)
         async with unit_of_work(sessionmaker, arq) as uow:
             await ChangeDetector(uow, settings, cache).detect_run(run)
     finally:

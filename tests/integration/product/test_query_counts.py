@@ -19,6 +19,7 @@ from services.auth.models import User
 from services.core.read_cache import ReadCache
 from services.core.settings import Settings
 from services.core.uow import unit_of_work
+from services.product.maintenance import ProductMaintenance
 from services.product.models import TrackedProduct
 from services.product.service import ProductService
 from tests.factories import item, make_run, seed_tracked
@@ -43,8 +44,8 @@ async def test_read_model_refresh_is_a_fixed_number_of_queries(
         )
     with counted() as statements:
         async with unit_of_work(sessionmaker, None) as uow:
-            result = await ProductService(
-                uow, cache=ReadCache(redis, settings.cache.ttl_s)
+            result = await ProductMaintenance(
+                uow, ReadCache(redis, settings.cache.ttl_s)
             ).refresh_read_models(run_id)
     print(f"\nread-model refresh, 200 products / 3 sellers: {len(statements)} queries")
     assert result == {"states": 200, "lists_invalidated": 3}
