@@ -16,9 +16,9 @@ from typing import Any
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
-from services.core.logging import request_id_var, user_id_var
+from services.core.logging import ACCESS_LOGGER, request_id_var, user_id_var
 
-access_logger = logging.getLogger("gateway.access")
+access_logger = logging.getLogger(ACCESS_LOGGER)
 
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_RAW = REQUEST_ID_HEADER.encode()

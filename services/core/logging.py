@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 import msgspec
 
@@ -85,9 +88,67 @@ class JsonLinesFormatter(logging.Formatter):
             return json.dumps(line, default=str)
 
 
+ACCESS_LOGGER = "gateway.access"
+
+
+class JsonLinesHandler(logging.StreamHandler[TextIO]):
+    """Writes each record as a line; flushes every record at once but the access log's.
+
+    The access log is a line per request: those lines go out as the stream's buffer fills, with
+    the next other record, and at least every ``flush_every_s`` (and at exit), instead of one
+    write call each, which was a tenth of a cached read's CPU under load (py-spy)."""
+
+    def __init__(self, stream: TextIO, flush_every_s: float = 0.2) -> None:
+        super().__init__(stream)
+        self.flush_every_s = flush_every_s
+        self._unflushed = False
+        self._flusher: threading.Thread | None = None
+        os.register_at_fork(after_in_child=self._forget_flusher)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.stream.write(self.format(record) + self.terminator)
+            if record.name == ACCESS_LOGGER and record.levelno < logging.WARNING:
+                self._unflushed = True
+                if self._flusher is None:
+                    self._flusher = threading.Thread(
+                        target=self._flush_periodically, name="log-flush", daemon=True
+                    )
+                    self._flusher.start()
+            else:
+                self.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+    def flush(self) -> None:
+        super().flush()
+        self._unflushed = False
+
+    def _flush_periodically(self) -> None:
+        while True:
+            time.sleep(self.flush_every_s)
+            if self._unflushed:
+                self.flush()
+
+    def _forget_flusher(self) -> None:  # threads do not survive a fork
+        self._flusher = None
+
+
+def _stdout() -> TextIO:
+    """stdout with a buffer of our own (PYTHONUNBUFFERED, as container images set it, would
+    make every line its own write); stdout itself when it has no file descriptor."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return sys.stdout
+    return open(fd, "w", encoding="utf-8", buffering=1 << 16, closefd=False)
+
+
 def configure_logging(level: str = "INFO", process: str = "shelfwatch") -> None:
     """Send every log record to stdout as one JSON object per line."""
-    handler = logging.StreamHandler(sys.stdout)
+    handler = JsonLinesHandler(_stdout())
     handler.setFormatter(JsonLinesFormatter(process))
     # The JSON line carries none of these: not gathered for every record (the logging HOWTO's
     # "Optimization"; a third of a record's making in the gateway's profile).
@@ -96,6 +157,8 @@ def configure_logging(level: str = "INFO", process: str = "shelfwatch") -> None:
     logging.logMultiprocessing = False
     handler.addFilter(ContextFilter())
     root = logging.getLogger()
+    for previous in root.handlers:
+        previous.flush()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Their own access logs duplicate ours and are not JSON.
