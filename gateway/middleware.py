@@ -55,6 +55,10 @@ def add_headers(
     message["headers"] = headers
 
 
+# Headers an inner edge layer (the rate limiter) wants on the response, in the request's state:
+# set with the request id, in the same pass over the response's headers.
+EDGE_HEADERS = "edge_headers"
+
 # Accept a caller's id only if it is short and plain, so it cannot forge log content.
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
@@ -143,7 +147,11 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                add_headers(message, ((_REQUEST_ID_RAW, request_id.encode()),), _SECURITY_RAW)
+                add_headers(
+                    message,
+                    ((_REQUEST_ID_RAW, request_id.encode()), *state.get(EDGE_HEADERS, ())),
+                    _SECURITY_RAW,
+                )
             await send(message)
 
         try:

@@ -22,7 +22,6 @@ from litestar.exceptions import HTTPException
 from litestar.types import (
     HTTPResponseBodyEvent,
     HTTPResponseStartEvent,
-    Message,
     Receive,
     Scope,
     Send,
@@ -37,7 +36,7 @@ from gateway.dependencies import (
     ReadViewOf,
     resources,
 )
-from gateway.middleware import add_headers
+from gateway.middleware import EDGE_HEADERS
 from gateway.observability import HttpMetricsMiddleware, prometheus_config
 from gateway.problems import PROBLEM_JSON, problem_body
 from gateway.web.setup import SESSION_COOKIE, SESSION_NAMESPACE
@@ -319,12 +318,9 @@ class RateLimitMiddleware:
                 # (on a miss) stores its answer under this key after its tenancy check.
                 scope[EDGE_LOOKUP] = found  # type: ignore[literal-required]
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                add_headers(message, raw)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        # Set on the response by the request-context layer, with its own, in one pass.
+        scope["state"][EDGE_HEADERS] = raw
+        await self.app(scope, receive, send)
 
     def _answerable_here(self, scope: Scope) -> bool:
         """Whether the router would take this request as it is to the route: a host header it
