@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
@@ -11,7 +14,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from services.core.errors import FieldError, InvalidInput
 
-_hasher = PasswordHasher()
+# argon2-cffi's default (RFC 9106's low-memory choice: t=3, 64 MiB) with one lane instead of
+# four: the same memory and passes, so the same cost to a guesser, but one core per login instead
+# of every core at once (a login then took both of a two-core host from the requests being
+# served; bench/README.md, logins). Hashes made with four lanes still verify, and are made
+# again with these parameters at the next sign-in (``needs_rehash``).
+_hasher = PasswordHasher(parallelism=1)
 # Verifying against this keeps an unknown email as slow as a wrong password.
 _DUMMY_HASH = _hasher.hash("shelfwatch-timing-equaliser")
 
@@ -34,7 +42,21 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 # threads of its own, so concurrent logins would only multiply the threads competing with
 # the event loop for the cores (logins queue for the hasher instead; their total time is the
 # same, bounded by CPU either way).
-_HASHER_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="argon2")
+# The hashing thread also runs at a lower scheduling priority (nice 10): on a busy host a login
+# yields the CPU to the requests being served (bench/README.md, logins).
+HASHER_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    # Linux: a thread's nice value is its own, set through its thread id. Elsewhere, or when
+    # not allowed, the hashing thread keeps the default priority.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHER_NICENESS)
+
+
+_HASHER_THREAD = ThreadPoolExecutor(
+    max_workers=1, thread_name_prefix="argon2", initializer=_lower_priority
+)
 
 
 async def hash_password_off_loop(password: str) -> str:
