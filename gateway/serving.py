@@ -1,11 +1,12 @@
 """How the gateway is served in production: one place for the server settings, so the gateway
 and the read-path benchmark's bare comparison app run under exactly the same ones.
 
-The choice (see bench/README.md, "Read path", for the numbers behind it): uvicorn with uvloop
-and httptools, ``SHELFWATCH_HTTP__WORKERS`` processes, responses encoded by Litestar's msgspec
-encoder. The default is 1: a deployment scales by gateway replicas behind Caddy, and
-``shelfwatch up`` shares two cores with PostgreSQL, Redis and the workers, where a second
-process measured no faster; on a host with idle cores 2 gave 1.4-1.9x the requests/s.
+The choice (see bench/README.md, "Serving choice", for the numbers behind it): uvicorn with
+uvloop and httptools (asyncio + h11 cost ~1.8x the CPU per cached read),
+``SHELFWATCH_HTTP__WORKERS`` processes, responses encoded by Litestar's msgspec encoder, and the
+heap frozen once the app is built. The default is 1 process: a deployment scales by gateway
+replicas behind Caddy, and ``shelfwatch up`` shares its host with PostgreSQL, Redis and the
+workers; on a host with idle cores 2 gave 1.7x the requests/s.
 """
 
 from __future__ import annotations
