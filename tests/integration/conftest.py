@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import create_litestar, wrap_edge
+from services.core.pipelining import PIPELINE_CALLS
 from services.core.settings import Settings
 from simulator.openai_sim import OpenAISimServer
 from tests.conftest import reset_state
@@ -119,3 +120,26 @@ def llm_settings(settings: Settings, openai_sim: OpenAISimServer) -> Settings:
     tuned.openai.timeout_s = 5
     tuned.openai.max_retries = 2
     return tuned
+
+
+def scraped(text: str, name: str, path: str, status: int = 200) -> float:
+    """One GET series' value in a /metrics scrape (0 when it is not there yet)."""
+    for line in text.splitlines():
+        labels = (f'path="{path}"', f'status_code="{status}"', 'method="GET"')
+        if line.startswith(name + "{") and all(label in line for label in labels):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def pipelined(script: str) -> tuple[float, float]:
+    """(pipelines sent, calls in them) so far for one edge script, from its histogram."""
+    count = calls = 0.0
+    for metric in PIPELINE_CALLS.collect():
+        for sample in metric.samples:
+            if sample.labels.get("script") != script:
+                continue
+            if sample.name.endswith("_count"):
+                count = sample.value
+            elif sample.name.endswith("_sum"):
+                calls = sample.value
+    return count, calls

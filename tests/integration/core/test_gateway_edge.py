@@ -12,7 +12,7 @@ from litestar import Litestar, get
 
 from gateway.problems import EXCEPTION_HANDLERS
 from services.core.settings import Settings
-from tests.integration.conftest import AuthHeaders, app_client
+from tests.integration.conftest import AuthHeaders, app_client, scraped
 
 pytestmark = pytest.mark.asyncio
 
@@ -144,15 +144,6 @@ async def test_metrics_use_route_templates(
     assert "shelfwatch_queue_depth_jobs" in text
 
 
-def _series(text: str, name: str, path: str, status: int) -> float:
-    """One series' value in a scrape (0 when it is not there yet)."""
-    for line in text.splitlines():
-        labels = (f'path="{path}"', f'status_code="{status}"', 'method="GET"')
-        if line.startswith(name + "{") and all(label in line for label in labels):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
-
-
 async def test_metrics_count_every_request_by_route_and_status(
     client: httpx.AsyncClient, make_seller: Callable[..., Awaitable[AuthHeaders]]
 ) -> None:
@@ -170,8 +161,8 @@ async def test_metrics_count_every_request_by_route_and_status(
         (f"{seconds}_count", "/api/v1/products", 200, 3),
         (f"{seconds}_count", detail, 404, 1),
     ):
-        assert _series(after, name, path, status) - _series(before, name, path, status) == more
-    assert _series(after, f"{seconds}_sum", "/api/v1/products", 200) > _series(
+        assert scraped(after, name, path, status) - scraped(before, name, path, status) == more
+    assert scraped(after, f"{seconds}_sum", "/api/v1/products", 200) > scraped(
         before, f"{seconds}_sum", "/api/v1/products", 200
     )
     in_progress = [

@@ -12,7 +12,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from services.core.embedded import free_port
-from services.core.pipelining import PIPELINE_CALLS, PipelinedScript
+from services.core.pipelining import PipelinedScript
+from tests.integration.conftest import pipelined
 
 pytestmark = pytest.mark.asyncio
 
@@ -28,20 +29,6 @@ def fresh(source: str) -> str:
     return f"-- {uuid.uuid4().hex}\n{source}"
 
 
-def batches(name: str) -> tuple[float, float]:
-    """(pipelines sent, calls in them) for one script's label, from the histogram."""
-    count = sum_ = 0.0
-    for metric in PIPELINE_CALLS.collect():
-        for sample in metric.samples:
-            if sample.labels.get("script") != name:
-                continue
-            if sample.name.endswith("_count"):
-                count = sample.value
-            elif sample.name.endswith("_sum"):
-                sum_ = sample.value
-    return count, sum_
-
-
 async def test_calls_of_one_turn_share_one_pipeline_and_get_their_own_answers(
     redis: Redis,
 ) -> None:
@@ -53,10 +40,10 @@ async def test_calls_of_one_turn_share_one_pipeline_and_get_their_own_answers(
     assert sorted(a[0] for a in answers) == list(range(1, 21))
     assert int(await redis.get("counter")) == 20
     # ...in one pipeline (the script was unknown to Redis: loaded once and sent again).
-    assert batches(name) == (1.0, 20.0)
+    assert pipelined(name) == (1.0, 20.0)
     # Calls of a later turn make a pipeline of their own.
     await script(["counter"], ["later"])
-    assert batches(name) == (2.0, 21.0)
+    assert pipelined(name) == (2.0, 21.0)
 
 
 async def test_a_failing_call_fails_alone(redis: Redis) -> None:

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.alerts.detection import ChangeDetector
 from services.core.jobs import create_arq_pool
-from services.core.pipelining import PIPELINE_CALLS
 from services.core.read_cache import ReadCache
 from services.core.settings import Settings
 from services.core.uow import unit_of_work
@@ -26,7 +25,14 @@ from services.product.maintenance import ProductMaintenance
 from services.product.models import Product, TrackedProduct
 from services.product.service import ProductService
 from tests.factories import ingest, item
-from tests.integration.conftest import PASSWORD, AuthHeaders, counted, current_resources
+from tests.integration.conftest import (
+    PASSWORD,
+    AuthHeaders,
+    counted,
+    current_resources,
+    pipelined,
+    scraped,
+)
 
 pytestmark = pytest.mark.asyncio
 MakeSeller = Callable[..., Awaitable[AuthHeaders]]
@@ -197,12 +203,12 @@ async def test_a_cached_read_is_one_redis_call_that_counts_it_and_checks_its_tok
     try:
         for path in paths:
             sent.clear()
-            calls_before = script_calls("count_and_check")
+            calls_before = pipelined("count_and_check")[1]
             r = await client.get(path, headers=auth)
             assert r.status_code == 200 and r.content == first[path], path
             # The rate limit, the token's checks and the cached answer: one script call (sent
             # in the edge's automatic pipeline), and no other command.
-            assert script_calls("count_and_check") - calls_before == 1, path
+            assert pipelined("count_and_check")[1] - calls_before == 1, path
             assert sent == [], path
             remaining.append(int(r.headers["ratelimit-remaining"]))
     finally:
@@ -329,21 +335,13 @@ async def test_a_stored_answer_is_sent_by_the_edge_as_the_route_sends_it(
         "/api/v1/products/{tracking_id}/history",
         "/api/v1/products",
     ):
-        grew = _series(metrics_after, total, template) - _series(metrics_before, total, template)
+        grew = scraped(metrics_after, total, template) - scraped(metrics_before, total, template)
         assert grew == 1, template
     # Another seller's token never gets those bytes: their lookup is under their own id.
     monkeypatch.undo()
     intruder = await make_seller()
     r = await client.get(paths[0], headers=intruder)
     assert r.status_code == 404
-
-
-def _series(text: str, name: str, path: str) -> float:
-    for line in text.splitlines():
-        labels = (f'path="{path}"', 'status_code="200"', 'method="GET"')
-        if line.startswith(name + "{") and all(label in line for label in labels):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 async def test_the_edge_reuses_its_copy_only_while_it_is_the_current_entry(
@@ -381,12 +379,3 @@ async def test_the_edge_reuses_its_copy_only_while_it_is_the_current_entry(
     await redis.pexpire(entry, 50)
     await asyncio.sleep(0.1)
     assert (await client.get(path, headers=auth)).json()["alias"] == "Changed behind"
-
-
-def script_calls(name: str) -> float:
-    """Calls of one edge script sent so far in this process (its pipelines' histogram)."""
-    for metric in PIPELINE_CALLS.collect():
-        for sample in metric.samples:
-            if sample.name.endswith("_sum") and sample.labels.get("script") == name:
-                return sample.value
-    return 0.0
