@@ -81,12 +81,30 @@ async def provide_bulk_track_service(
 
 
 # The cached routes' views as the edge reads them (``READ_VIEW``), from the same definitions
-# the service answers from: when the edge reads a query differently from the route (a
-# repeated or malformed parameter), the keys differ and the service just looks up its own.
+# the service answers from. The edge may send a stored answer without the route, so it takes
+# only queries the route reads the same way: each parameter once, and the list's values
+# spelled as the filters write them ("true", "20"). Anything else (a repeated parameter,
+# "active=yes", "limit=020") goes to the route, which validates it and looks up on its own.
+def _plain_query(query: str) -> dict[str, str] | None:
+    pairs = parse_qsl(query, keep_blank_values=True)
+    params = dict(pairs)
+    return params if len(params) == len(pairs) else None
+
+
+def _as_written(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
 def list_read_view(user_id: uuid.UUID, _: Mapping[str, Any], query: str) -> CachedView | None:
+    params = _plain_query(query)
+    if params is None or not params.keys() <= TrackedProductFilter.model_fields.keys():
+        return None
     try:
-        filters = TrackedProductFilter.model_validate(dict(parse_qsl(query)))
+        filters = TrackedProductFilter.model_validate(params)
     except ValidationError:
+        return None
+    read = filters.model_dump(mode="json")
+    if any(_as_written(read[name]) != raw for name, raw in params.items()):
         return None
     return list_view(user_id, filters)
 
@@ -96,9 +114,9 @@ def detail_read_view(user_id: uuid.UUID, path: Mapping[str, Any], _: str) -> Cac
 
 
 def history_read_view(user_id: uuid.UUID, path: Mapping[str, Any], query: str) -> CachedView | None:
-    params = dict(parse_qsl(query))
-    if "start" in params or "end" in params:
-        return None  # a custom range is never cached
+    params = _plain_query(query)
+    if params is None or not params.keys() <= {"metric", "range"}:
+        return None  # a custom range (start / end) is never cached
     try:
         metric = HistoryMetric(params.get("metric", HistoryMetric.PRICE))
         range_ = HistoryRange(params["range"]) if "range" in params else None

@@ -379,3 +379,33 @@ async def test_the_edge_reuses_its_copy_only_while_it_is_the_current_entry(
     await redis.pexpire(entry, 50)
     await asyncio.sleep(0.1)
     assert (await client.get(path, headers=auth)).json()["alias"] == "Changed behind"
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        "limit=5&active=yes",  # the route's spelling of a flag is true / false
+        "limit=5&limit=7",  # a parameter given twice
+        "limit=05",  # a number not as the filters write it
+        "limit=5&colour=red",  # a parameter the route does not take
+    ],
+)
+async def test_a_query_the_route_reads_differently_is_left_to_the_route(
+    client: httpx.AsyncClient,
+    make_seller: MakeSeller,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    odd: str,
+) -> None:
+    """The edge sends a stored answer only for a query the route would read the same way: an
+    odd spelling gets the route's own answer whether or not a look-alike is stored."""
+    auth = await make_seller()
+    await tracked_with_history(client, auth, sessionmaker, "B0VIEW0009")
+    cold = await client.get(f"/api/v1/products?{odd}", headers=auth)
+    for plain in ("limit=5&active=true", "limit=5", "limit=7"):  # look-alikes, stored
+        for _ in range(2):
+            assert (await client.get(f"/api/v1/products?{plain}", headers=auth)).status_code == 200
+    warm = await client.get(f"/api/v1/products?{odd}", headers=auth)
+    assert warm.status_code == cold.status_code, warm.text
+    assert warm.headers["content-type"] == cold.headers["content-type"]
+    if cold.status_code == 200:
+        assert warm.json()["items"] == cold.json()["items"]
