@@ -2,7 +2,8 @@
 
 Litestar's own RateLimitMiddleware has one rate for everyone and a read-modify-write under a
 process-local lock; an atomic Redis fixed window sized per plan needs three commands, sent in
-one script call with the token checks and, for a cached route, the lookup of its answer.
+one script call with the token checks and, for a cached route, the lookup of its answer. When
+that call finds the seller's stored answer for a token that passed, it is sent from here.
 """
 
 from __future__ import annotations
@@ -167,7 +168,9 @@ class RateLimitMiddleware:
 
     A fixed window per identity that starts at its first request (as the ``limits`` library's
     fixed window does), counted in the same Redis round trip that reads the bearer token's
-    revocation and its account's disabled mark: one round trip per request for both."""
+    revocation and its account's disabled mark, and a cached route's stored answer: one round
+    trip per request for all of them (shared with the other requests of the same event-loop
+    turn, ``PipelinedScript``)."""
 
     def __init__(self, app: Litestar, settings: Settings) -> None:
         self.app = app
