@@ -37,7 +37,7 @@ from gateway.dependencies import (
     ReadViewOf,
     resources,
 )
-from gateway.middleware import EDGE_HEADERS
+from gateway.middleware import EDGE_HEADERS, RawHeaders
 from gateway.observability import HttpMetricsMiddleware, prometheus_config
 from gateway.problems import PROBLEM_JSON, problem_body
 from gateway.web.setup import SESSION_COOKIE, SESSION_NAMESPACE
@@ -60,19 +60,20 @@ logger = logging.getLogger(__name__)
 limiter_outage_log = OutageLog(logger, every_s=30.0)
 
 EXEMPT_PREFIXES = ("/health", "/metrics", "/schema", "/static")
+_PROBLEM = PROBLEM_JSON.encode()
 
 
-async def send_json(send: Send, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
-    payload = json.dumps(body).encode()
-    raw_headers = [
-        (b"content-type", PROBLEM_JSON.encode()),
-        (b"content-length", str(len(payload)).encode()),
-        *((k.lower().encode(), v.encode()) for k, v in headers.items()),
-    ]
+async def send_answer(
+    send: Send, status: int, media_type: bytes, body: bytes, headers: RawHeaders
+) -> None:
+    """A whole response sent from the edge: its status, type, length and ``headers``."""
+    start = [(b"content-type", media_type), (b"content-length", str(len(body)).encode())]
     await send(
-        HTTPResponseStartEvent(type="http.response.start", status=status, headers=raw_headers)
+        HTTPResponseStartEvent(
+            type="http.response.start", status=status, headers=[*start, *headers]
+        )
     )
-    await send(HTTPResponseBodyEvent(type="http.response.body", body=payload, more_body=False))
+    await send(HTTPResponseBodyEvent(type="http.response.body", body=body, more_body=False))
 
 
 WINDOW_S = 60
@@ -291,6 +292,7 @@ class RateLimitMiddleware:
             "RateLimit-Reset": str(reset_in),
             "RateLimit-Policy": f"{rate};w=60",
         }
+        raw = [(key.lower().encode(), value.encode()) for key, value in headers.items()]
         if not allowed:
             body = problem_body(
                 429,
@@ -298,10 +300,10 @@ class RateLimitMiddleware:
                 f"Rate limit of {rate} requests per minute exceeded; retry in {reset_in}s",
                 scope["path"],
             )
-            await send_json(send, 429, body, {**headers, "Retry-After": str(max(1, reset_in))})
+            retry = (b"retry-after", str(max(1, reset_in)).encode())
+            await send_answer(send, 429, _PROBLEM, json.dumps(body).encode(), [*raw, retry])
             return
 
-        raw = [(key.lower().encode(), value.encode()) for key, value in headers.items()]
         if claims is not None:
             revoked, disabled_mark = (c or None for c in checks[:2])
             verdict = EdgeVerdict(
@@ -352,11 +354,5 @@ class RateLimitMiddleware:
         started = time.perf_counter()
         scope["path_template"] = route
         scope["state"]["user_id"] = str(claims.user_id)
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            *rate_headers,
-        ]
-        await send(HTTPResponseStartEvent(type="http.response.start", status=200, headers=headers))
-        await send(HTTPResponseBodyEvent(type="http.response.body", body=body, more_body=False))
+        await send_answer(send, 200, b"application/json", body, rate_headers)
         self.metrics.observe("GET", route, 200, time.perf_counter() - started)
